@@ -1,0 +1,4 @@
+"""Perfledger's domain: aggregates, their events, value objects and rule evaluation.
+
+Pure Python: nothing here imports web or database code.
+"""

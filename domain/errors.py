@@ -1,0 +1,91 @@
+"""Named domain errors.
+
+Every expected failure of a command is one of these. Each carries a stable, machine-readable
+``code`` (surfaced in the GraphQL schema), a message written for the person who sent the command
+and, where one input is to blame, the ``field`` that names it.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    code = "INVALID_INPUT"
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class AlreadyExists(DomainError):
+    code = "ALREADY_EXISTS"
+
+
+class PermissionDenied(DomainError):
+    code = "PERMISSION_DENIED"
+
+
+class ManagerCycle(DomainError):
+    code = "MANAGER_CYCLE"
+
+
+class DepartmentCycle(DomainError):
+    code = "DEPARTMENT_CYCLE"
+
+
+class EmployeeHasLeft(DomainError):
+    code = "EMPLOYEE_HAS_LEFT"
+
+
+class WeightsExceeded(DomainError):
+    code = "WEIGHTS_EXCEEDED"
+
+
+class WeightsIncomplete(DomainError):
+    code = "WEIGHTS_INCOMPLETE"
+
+
+class GoalSetConfirmed(DomainError):
+    code = "GOAL_SET_CONFIRMED"
+
+
+class TargetEqualsBaseline(DomainError):
+    code = "TARGET_EQUALS_BASELINE"
+
+
+class TargetAgainstDirection(DomainError):
+    code = "TARGET_AGAINST_DIRECTION"
+
+
+class DueDateOutsidePeriod(DomainError):
+    code = "DUE_DATE_OUTSIDE_PERIOD"
+
+
+class MeasurementOutsidePeriod(DomainError):
+    code = "MEASUREMENT_OUTSIDE_PERIOD"
+
+
+class GoalNotOpen(DomainError):
+    code = "GOAL_NOT_OPEN"
+
+
+class ReasonRequired(DomainError):
+    code = "REASON_REQUIRED"
+
+
+class InvalidRuleSet(DomainError):
+    code = "INVALID_RULE_SET"
+
+
+class ConcurrentModification(DomainError):
+    """Raised when a command kept losing the race for the same aggregate."""
+
+    code = "CONCURRENT_MODIFICATION"

@@ -1,0 +1,74 @@
+"""What every read model offers the projector, and helpers for writing rows in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import asyncpg
+
+Handler = Callable[[Any, int], None]
+
+
+class ReadModel(Protocol):
+    """A read model keeps its rows in memory while its runner holds the projection lock.
+
+    ``load`` reads the committed rows; handlers apply one event (with its log position) in
+    memory and remember what changed; ``flush`` writes the changed rows inside the caller's
+    transaction, which also moves the tracking position. If that transaction fails, the
+    projector drops the memory and loads again, so the database stays the truth.
+    """
+
+    tables: Sequence[str]
+    ddl: str
+
+    def handlers(self) -> dict[type, Handler]: ...
+
+    async def load(self, conn: asyncpg.Connection) -> None: ...
+
+    async def flush(self, conn: asyncpg.Connection) -> None: ...
+
+    def committed(self) -> None:
+        """The flushed rows are committed: forget what changed."""
+
+    def clear(self) -> None: ...
+
+
+async def upsert(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    key: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert or update many rows in one statement: each column travels as one array."""
+    if not rows:
+        return
+    names = [name for name, _ in columns]
+    params = ", ".join(f"${i + 1}::{sql_type}[]" for i, (_, sql_type) in enumerate(columns))
+    casts = ", ".join(
+        f"t.{name}::jsonb" if sql_type == "text" and name.endswith("_json") else f"t.{name}"
+        for name, sql_type in columns
+    )
+    target = ", ".join(name.removesuffix("_json") for name in names)
+    updates = ", ".join(
+        f"{name.removesuffix('_json')} = excluded.{name.removesuffix('_json')}"
+        for name in names
+        if name not in key
+    )
+    statement = (
+        f"INSERT INTO {table} ({target}) SELECT {casts} FROM unnest({params}) "
+        f"AS t({', '.join(names)}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+    arrays = [list(column) for column in zip(*rows, strict=True)]
+    await conn.execute(statement, *arrays)
+
+
+def event_type(aggregate: type, name: str) -> type:
+    """The event class ``aggregate.<name>`` that the ``@event`` decorator declared.
+
+    The decorator creates these classes at import time, where type checkers cannot see them.
+    """
+    cls = getattr(aggregate, name)
+    assert isinstance(cls, type)
+    return cls

@@ -1,0 +1,219 @@
+"""Read model: departments and employees as they are now."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from domain.organisation import Department, Employee
+from projections.base import Handler, event_type, upsert
+
+DDL = """
+CREATE TABLE IF NOT EXISTS departments (
+    id uuid PRIMARY KEY,
+    code text NOT NULL UNIQUE,
+    name text NOT NULL,
+    parent_id uuid,
+    opened_at timestamptz NOT NULL,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS departments_parent ON departments (parent_id);
+CREATE TABLE IF NOT EXISTS employees (
+    id uuid PRIMARY KEY,
+    code text NOT NULL UNIQUE,
+    name text NOT NULL,
+    department_id uuid NOT NULL,
+    manager_id uuid,
+    job_title text NOT NULL,
+    hire_date date NOT NULL,
+    leave_date date,
+    attributes jsonb NOT NULL,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS employees_department ON employees (department_id, code);
+CREATE INDEX IF NOT EXISTS employees_manager ON employees (manager_id);
+"""
+
+
+@dataclass(slots=True)
+class DepartmentRow:
+    id: UUID
+    code: str
+    name: str
+    parent_id: UUID | None
+    opened_at: datetime
+    position: int
+
+
+@dataclass(slots=True)
+class EmployeeRow:
+    id: UUID
+    code: str
+    name: str
+    department_id: UUID
+    manager_id: UUID | None
+    job_title: str
+    hire_date: date
+    leave_date: date | None
+    attributes: dict[str, str] = field(default_factory=dict)
+    position: int = 0
+
+
+class OrganisationModel:
+    tables: Sequence[str] = ("departments", "employees")
+    ddl = DDL
+
+    def __init__(self) -> None:
+        self.departments: dict[UUID, DepartmentRow] = {}
+        self.employees: dict[UUID, EmployeeRow] = {}
+        self.dirty_departments: set[UUID] = set()
+        self.dirty_employees: set[UUID] = set()
+        self.transferred: set[UUID] = set()  # employees whose department changed this batch
+
+    def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            event_type(Department, "Opened"): self._department_opened,
+            event_type(Department, "Renamed"): self._department_renamed,
+            event_type(Department, "Moved"): self._department_moved,
+            event_type(Employee, "Hired"): self._hired,
+            event_type(Employee, "Transferred"): self._transferred,
+            event_type(Employee, "ManagerChanged"): self._manager_changed,
+            event_type(Employee, "AttributesSet"): self._attributes_set,
+            event_type(Employee, "Left"): self._left,
+        }
+
+    def _department_opened(self, e: Any, position: int) -> None:
+        self.departments[e.originator_id] = DepartmentRow(
+            e.originator_id, e.code, e.name, e.parent_id, e.timestamp, position
+        )
+        self.dirty_departments.add(e.originator_id)
+
+    def _department(self, e: Any, position: int) -> DepartmentRow:
+        row = self.departments[e.originator_id]
+        row.position = position
+        self.dirty_departments.add(row.id)
+        return row
+
+    def _department_renamed(self, e: Any, position: int) -> None:
+        self._department(e, position).name = e.name
+
+    def _department_moved(self, e: Any, position: int) -> None:
+        self._department(e, position).parent_id = e.parent_id
+
+    def _hired(self, e: Any, position: int) -> None:
+        self.employees[e.originator_id] = EmployeeRow(
+            e.originator_id,
+            e.code,
+            e.name,
+            e.department_id,
+            e.manager_id,
+            e.job_title,
+            e.hire_date,
+            None,
+            dict(e.attributes),
+            position,
+        )
+        self.dirty_employees.add(e.originator_id)
+
+    def _employee(self, e: Any, position: int) -> EmployeeRow:
+        row = self.employees[e.originator_id]
+        row.position = position
+        self.dirty_employees.add(row.id)
+        return row
+
+    def _transferred(self, e: Any, position: int) -> None:
+        self._employee(e, position).department_id = e.department_id
+        self.transferred.add(e.originator_id)
+
+    def _manager_changed(self, e: Any, position: int) -> None:
+        self._employee(e, position).manager_id = e.manager_id
+
+    def _attributes_set(self, e: Any, position: int) -> None:
+        self._employee(e, position).attributes = dict(e.attributes)
+
+    def _left(self, e: Any, position: int) -> None:
+        self._employee(e, position).leave_date = e.leave_date
+
+    async def load(self, conn: asyncpg.Connection) -> None:
+        self.clear()
+        for r in await conn.fetch("SELECT * FROM departments"):
+            self.departments[r["id"]] = DepartmentRow(
+                r["id"], r["code"], r["name"], r["parent_id"], r["opened_at"], r["position"]
+            )
+        for r in await conn.fetch("SELECT * FROM employees"):
+            self.employees[r["id"]] = EmployeeRow(
+                r["id"],
+                r["code"],
+                r["name"],
+                r["department_id"],
+                r["manager_id"],
+                r["job_title"],
+                r["hire_date"],
+                r["leave_date"],
+                json.loads(r["attributes"]),
+                r["position"],
+            )
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        departments = [self.departments[i] for i in sorted(self.dirty_departments)]
+        await upsert(
+            conn,
+            "departments",
+            [
+                ("id", "uuid"),
+                ("code", "text"),
+                ("name", "text"),
+                ("parent_id", "uuid"),
+                ("opened_at", "timestamptz"),
+                ("position", "bigint"),
+            ],
+            ["id"],
+            [(d.id, d.code, d.name, d.parent_id, d.opened_at, d.position) for d in departments],
+        )
+        employees = [self.employees[i] for i in sorted(self.dirty_employees)]
+        await upsert(
+            conn,
+            "employees",
+            [
+                ("id", "uuid"),
+                ("code", "text"),
+                ("name", "text"),
+                ("department_id", "uuid"),
+                ("manager_id", "uuid"),
+                ("job_title", "text"),
+                ("hire_date", "date"),
+                ("leave_date", "date"),
+                ("attributes_json", "text"),
+                ("position", "bigint"),
+            ],
+            ["id"],
+            [
+                (
+                    x.id,
+                    x.code,
+                    x.name,
+                    x.department_id,
+                    x.manager_id,
+                    x.job_title,
+                    x.hire_date,
+                    x.leave_date,
+                    json.dumps(x.attributes),
+                    x.position,
+                )
+                for x in employees
+            ],
+        )
+
+    def committed(self) -> None:
+        self.dirty_departments.clear()
+        self.dirty_employees.clear()
+        self.transferred.clear()

@@ -1,0 +1,170 @@
+"""Read model: a scorecard per owner (employee or department) and period.
+
+Each row is ``domain.scoring.score_goals`` applied to the owner's goals of the period under the
+rule-set version in force when the period began, with the breakdown that explains it and the log
+position it reflects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from domain.goals import GoalStatus, OwnerKind
+from domain.periods import Period
+from domain.scoring import GoalFacts, KpiScore, score_goals
+from projections.base import Handler, upsert
+from projections.goals import GoalsModel, OwnerPeriod
+from projections.organisation import OrganisationModel
+from projections.rules import RulesModel
+
+DDL = """
+CREATE TABLE IF NOT EXISTS scorecards (
+    owner_id uuid NOT NULL,
+    period text NOT NULL,
+    owner_kind text NOT NULL,
+    department_id uuid NOT NULL,
+    rule_set_version integer NOT NULL,
+    score numeric,
+    coverage numeric NOT NULL,
+    tier text,
+    goal_count integer NOT NULL,
+    measured_count integer NOT NULL,
+    breakdown jsonb NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (owner_id, period)
+);
+CREATE INDEX IF NOT EXISTS scorecards_department ON scorecards (department_id, period, owner_kind);
+"""
+
+_COLUMNS = [
+    ("owner_id", "uuid"),
+    ("period", "text"),
+    ("owner_kind", "text"),
+    ("department_id", "uuid"),
+    ("rule_set_version", "integer"),
+    ("score", "numeric"),
+    ("coverage", "numeric"),
+    ("tier", "text"),
+    ("goal_count", "integer"),
+    ("measured_count", "integer"),
+    ("breakdown_json", "text"),
+    ("position", "bigint"),
+]
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def breakdown_json(kpi: KpiScore) -> str:
+    return json.dumps(
+        [
+            {
+                "goalId": str(g.goal_id),
+                "title": g.title,
+                "perspective": g.perspective.value,
+                "weight": str(g.weight),
+                "latestValue": _text(g.latest_value),
+                "rawAchievement": _text(g.raw_achievement),
+                "achievement": _text(g.achievement),
+                "capped": g.capped,
+                "effectiveWeight": str(g.effective_weight),
+                "contribution": str(g.contribution),
+            }
+            for g in kpi.goals
+        ]
+    )
+
+
+class ScorecardsModel:
+    tables: Sequence[str] = ("scorecards",)
+    ddl = DDL
+
+    def __init__(
+        self, organisation: OrganisationModel, goals: GoalsModel, rules: RulesModel
+    ) -> None:
+        self.organisation = organisation
+        self.goals = goals
+        self.rules = rules
+
+    def clear(self) -> None:
+        pass  # scorecards are derived from the other models' memory; nothing of their own
+
+    def handlers(self) -> dict[type, Handler]:
+        return {}
+
+    async def load(self, conn: asyncpg.Connection) -> None:
+        pass
+
+    def _changed(self) -> dict[OwnerPeriod, int]:
+        changed = dict(self.goals.changed_scores)
+        if self.rules.adopted_at is not None:
+            for key in self.goals.by_owner_period:
+                changed[key] = max(changed.get(key, 0), self.rules.adopted_at)
+        if self.organisation.transferred:
+            for key in self.goals.by_owner_period:
+                if key[0] in self.organisation.transferred:
+                    position = self.organisation.employees[key[0]].position
+                    changed[key] = max(changed.get(key, 0), position)
+        return changed
+
+    def compute(self, owner_id: UUID, period: str) -> tuple[Any, ...]:
+        goals = [
+            self.goals.goals[goal_id]
+            for goal_id in self.goals.by_owner_period.get((owner_id, period), ())
+        ]
+        active = [g for g in goals if g.status is not GoalStatus.ABANDONED]
+        version, rules = self.rules.in_force(Period.parse(period).start)
+        kpi = score_goals(
+            [
+                GoalFacts(
+                    g.id,
+                    g.title,
+                    g.weight,
+                    g.direction,
+                    g.baseline,
+                    g.target,
+                    g.perspective,
+                    g.latest_value,
+                )
+                for g in active
+            ],
+            rules,
+        )
+        owner_kind = goals[0].owner_kind if goals else OwnerKind.EMPLOYEE
+        if owner_kind is OwnerKind.EMPLOYEE and owner_id in self.organisation.employees:
+            department_id = self.organisation.employees[owner_id].department_id
+        elif owner_kind is OwnerKind.DEPARTMENT:
+            department_id = owner_id
+        else:
+            department_id = goals[0].department_id
+        return (
+            owner_id,
+            period,
+            owner_kind.value,
+            department_id,
+            version,
+            kpi.score,
+            kpi.coverage,
+            kpi.tier,
+            len(active),
+            sum(1 for g in active if g.latest_value is not None),
+            breakdown_json(kpi),
+        )
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        changed = self._changed()
+        rows = [
+            (*self.compute(owner_id, period), position)
+            for (owner_id, period), position in sorted(changed.items())
+        ]
+        await upsert(conn, "scorecards", _COLUMNS, ["owner_id", "period"], rows)
+
+    def committed(self) -> None:
+        pass

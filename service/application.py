@@ -1,0 +1,534 @@
+"""The write side: one eventsourcing Application, one method per use case.
+
+Every method loads what it needs, lets the aggregates decide, and saves everything it touched in
+one call (one transaction). A concurrent change of the same aggregate makes that save fail as a
+whole; the method then reloads and decides again, a few times, before reporting the conflict.
+Nothing is ever half-recorded, and a rejected command records nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
+
+from domain.errors import (
+    AlreadyExists,
+    ConcurrentModification,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from domain.goals import Goal, GoalSet, GoalSpec, OwnerKind, goal_set_id
+from domain.organisation import ORG_STRUCTURE_ID, Department, Employee, OrgStructure
+from domain.periods import Period
+from domain.provenance import Provenance, Role
+from domain.rules import RULE_BOOK_ID, RuleBook, RuleSet
+from service import idempotency
+from service.transcodings import register_domain_transcodings
+
+_ID_NAMESPACE = UUID("9d1c1a52-5b8e-4f43-a2a8-3a5f8b7e4c11")
+MAX_ATTEMPTS = 8
+MAX_CHAIN = 100
+
+HR_ROLES = frozenset({Role.HR, Role.ADMIN, Role.SYSTEM})
+
+
+def department_id_for(code: str) -> UUID:
+    """Department ids derive from their codes, so a code can only ever be used once."""
+    return uuid5(_ID_NAMESPACE, f"department/{code}")
+
+
+def employee_id_for(code: str) -> UUID:
+    return uuid5(_ID_NAMESPACE, f"employee/{code}")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a command wrote: the log position of its last event and the aggregate it is about."""
+
+    position: int
+    id: UUID | None = None
+    version: int | None = None
+
+
+T = TypeVar("T", bound=Aggregate)
+Decision = tuple[Sequence[Aggregate], UUID | None, int | None]
+
+
+class Perfledger(Application[UUID]):
+    name = "Perfledger"
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+    }
+    snapshotting_intervals = {OrgStructure: 200, RuleBook: 50}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _load(self, cls: type[T], aggregate_id: UUID, what: str, field: str) -> T:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {aggregate_id} does not exist", field=field) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} {aggregate_id} does not exist", field=field)
+        return aggregate
+
+    def _load_optional(self, cls: type[T], aggregate_id: UUID) -> T | None:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def _execute(
+        self,
+        provenance: Provenance,
+        command: str,
+        arguments: dict[str, Any],
+        decide: Callable[[], Decision],
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        """Decide and save, retrying the whole decision when a concurrent writer got there first."""
+        request_id: UUID | None = None
+        request_fingerprint = ""
+        if idempotency_key is not None:
+            if not 0 < len(idempotency_key) <= idempotency.MAX_KEY_LENGTH:
+                raise InvalidInput(
+                    f"an idempotency key has 1 to {idempotency.MAX_KEY_LENGTH} characters",
+                    field="idempotencyKey",
+                )
+            request_id = idempotency.record_id(provenance.actor_id, idempotency_key)
+            request_fingerprint = idempotency.fingerprint(command, arguments)
+        for attempt in range(MAX_ATTEMPTS):
+            if request_id is not None:
+                earlier = self._earlier_request(request_id, request_fingerprint)
+                if earlier is not None:
+                    return earlier
+            aggregates, result_id, result_version = decide()
+            to_save = list(aggregates)
+            if request_id is not None:
+                assert idempotency_key is not None
+                to_save.append(
+                    idempotency.ProcessedRequest(
+                        id=request_id,
+                        actor_id=provenance.actor_id,
+                        key=idempotency_key,
+                        command=command,
+                        fingerprint=request_fingerprint,
+                        result_id=str(result_id) if result_id else None,
+                        result_version=result_version,
+                    )
+                )
+            try:
+                recordings = self.save(*to_save)
+            except IntegrityError:
+                # Someone else changed one of these aggregates since we loaded it. The cache
+                # holds unmodified copies and fast-forwards them on the next load, so deciding
+                # again sees the other writer's events.
+                time.sleep(0.002 * (attempt + 1))
+                continue
+            return Receipt(_position(recordings), result_id, result_version)
+        raise ConcurrentModification(
+            f"{command} kept conflicting with concurrent changes; try again"
+        )
+
+    def _earlier_request(self, request_id: UUID, request_fingerprint: str) -> Receipt | None:
+        earlier = self._load_optional(idempotency.ProcessedRequest, request_id)
+        if earlier is None:
+            return None
+        if earlier.fingerprint != request_fingerprint:
+            raise idempotency.IdempotencyKeyReused(
+                f"idempotency key {earlier.key!r} was already used for a different request",
+                field="idempotencyKey",
+            )
+        position = self.recorder.max_notification_id() or 0
+        result_id = UUID(earlier.result_id) if earlier.result_id else None
+        return Receipt(position, result_id, earlier.result_version)
+
+    # -- who may do what ------------------------------------------------------------------------
+
+    def manager_chain(self, employee_id: UUID) -> list[UUID]:
+        """The employee's manager, that manager's manager, and so on up to the top."""
+        chain: list[UUID] = []
+        current = self._load(Employee, employee_id, "employee", "employeeId").manager_id
+        while current is not None and len(chain) < MAX_CHAIN:
+            if current in chain:
+                break  # cannot happen while OrgStructure serialises changes; never loop forever
+            chain.append(current)
+            current = self._load(Employee, current, "employee", "managerId").manager_id
+        return chain
+
+    def department_ancestry(self, department_id: UUID) -> list[UUID]:
+        """The department followed by its parent, grandparent, and so on."""
+        chain: list[UUID] = []
+        current: UUID | None = department_id
+        while current is not None and len(chain) < MAX_CHAIN:
+            if current in chain:
+                break
+            chain.append(current)
+            current = self._load(Department, current, "department", "parentId").parent_id
+        return chain
+
+    def _require_hr(self, provenance: Provenance, doing: str) -> None:
+        if provenance.actor_role not in HR_ROLES:
+            raise PermissionDenied(f"only hr or admin may {doing}")
+
+    def _require_may_manage(self, provenance: Provenance, employee_id: UUID, doing: str) -> None:
+        """HR and admin manage everyone; a manager manages the people below them."""
+        if provenance.actor_role in HR_ROLES:
+            return
+        if provenance.actor_role is Role.MANAGER and self._is_above(provenance, employee_id):
+            return
+        raise PermissionDenied(f"only the employee's managers, hr or admin may {doing}")
+
+    def _is_above(self, provenance: Provenance, employee_id: UUID) -> bool:
+        try:
+            actor = UUID(provenance.actor_id)
+        except ValueError:
+            return False
+        return actor in self.manager_chain(employee_id)
+
+    def _require_may_run_goal(self, provenance: Provenance, goal: Goal, doing: str) -> None:
+        if goal.owner_kind is OwnerKind.EMPLOYEE:
+            self._require_may_manage(provenance, goal.owner_id, doing)
+        else:
+            self._require_may_run_department(provenance, goal.owner_id, doing)
+
+    def _require_may_run_department(
+        self, provenance: Provenance, department_id: UUID, doing: str
+    ) -> None:
+        if provenance.actor_role in HR_ROLES:
+            return
+        if provenance.actor_role is Role.MANAGER:
+            actor = self._load_optional(Employee, _uuid_or_nil(provenance.actor_id))
+            if actor is not None and actor.department_id in self.department_ancestry(department_id):
+                return
+        raise PermissionDenied(f"only hr, admin or a manager of the department may {doing}")
+
+    # -- organisation ---------------------------------------------------------------------------
+
+    def open_department(
+        self,
+        provenance: Provenance,
+        *,
+        code: str,
+        name: str,
+        parent_id: UUID | None,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "open departments")
+            department_id = department_id_for(code.strip())
+            if self._load_optional(Department, department_id) is not None:
+                raise AlreadyExists(f"department code {code!r} is already used", field="code")
+            if parent_id is not None:
+                self._load(Department, parent_id, "department", "parentId")
+            department = Department.open(
+                id=department_id, code=code, name=name, parent_id=parent_id, provenance=provenance
+            )
+            return [department], department.id, department.version
+
+        arguments = {"code": code, "name": name, "parent_id": parent_id}
+        return self._execute(provenance, "openDepartment", arguments, decide, idempotency_key)
+
+    def rename_department(self, provenance: Provenance, department_id: UUID, name: str) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "rename departments")
+            department = self._load(Department, department_id, "department", "departmentId")
+            department.rename(name, provenance)
+            return [department], department.id, department.version
+
+        return self._execute(provenance, "renameDepartment", {}, decide)
+
+    def move_department(
+        self, provenance: Provenance, department_id: UUID, parent_id: UUID | None
+    ) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "move departments")
+            structure = self._org_structure()
+            department = self._load(Department, department_id, "department", "departmentId")
+            ancestry = self.department_ancestry(parent_id) if parent_id is not None else []
+            department.move_under(parent_id, ancestry, provenance)
+            structure.note_change(department.id, provenance)
+            return [department, structure], department.id, department.version
+
+        return self._execute(provenance, "moveDepartment", {}, decide)
+
+    def _org_structure(self) -> OrgStructure:
+        structure = self._load_optional(OrgStructure, ORG_STRUCTURE_ID)
+        return structure if structure is not None else OrgStructure.start()
+
+    def hire_employee(
+        self,
+        provenance: Provenance,
+        *,
+        code: str,
+        name: str,
+        department_id: UUID,
+        manager_id: UUID | None,
+        job_title: str,
+        hire_date: date,
+        attributes: dict[str, str],
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "hire employees")
+            employee_id = employee_id_for(code.strip())
+            if self._load_optional(Employee, employee_id) is not None:
+                raise AlreadyExists(f"employee code {code!r} is already used", field="code")
+            self._load(Department, department_id, "department", "departmentId")
+            manager = (
+                self._load(Employee, manager_id, "manager", "managerId") if manager_id else None
+            )
+            employee = Employee.hire(
+                id=employee_id,
+                code=code,
+                name=name,
+                department_id=department_id,
+                manager=manager,
+                job_title=job_title,
+                hire_date=hire_date,
+                attributes=attributes,
+                provenance=provenance,
+            )
+            return [employee], employee.id, employee.version
+
+        arguments = {
+            "code": code,
+            "name": name,
+            "department_id": department_id,
+            "manager_id": manager_id,
+            "job_title": job_title,
+            "hire_date": hire_date,
+            "attributes": attributes,
+        }
+        return self._execute(provenance, "hireEmployee", arguments, decide, idempotency_key)
+
+    def transfer_employee(
+        self, provenance: Provenance, employee_id: UUID, department_id: UUID, effective: date
+    ) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "transfer employees")
+            employee = self._load(Employee, employee_id, "employee", "employeeId")
+            self._load(Department, department_id, "department", "departmentId")
+            employee.transfer(department_id, effective, provenance)
+            return [employee], employee.id, employee.version
+
+        return self._execute(provenance, "transferEmployee", {}, decide)
+
+    def change_manager(
+        self, provenance: Provenance, employee_id: UUID, manager_id: UUID | None
+    ) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "change reporting lines")
+            structure = self._org_structure()
+            employee = self._load(Employee, employee_id, "employee", "employeeId")
+            manager = None
+            chain: list[UUID] = []
+            if manager_id is not None:
+                manager = self._load(Employee, manager_id, "manager", "managerId")
+                chain = [manager_id, *self.manager_chain(manager_id)]
+            employee.change_manager(manager, chain, provenance)
+            structure.note_change(employee.id, provenance)
+            return [employee, structure], employee.id, employee.version
+
+        return self._execute(provenance, "changeManager", {}, decide)
+
+    def set_employee_attributes(
+        self, provenance: Provenance, employee_id: UUID, attributes: dict[str, str]
+    ) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "set group attributes")
+            employee = self._load(Employee, employee_id, "employee", "employeeId")
+            employee.set_attributes(attributes, provenance)
+            return [employee], employee.id, employee.version
+
+        return self._execute(provenance, "setEmployeeAttributes", {}, decide)
+
+    def record_leaving(
+        self, provenance: Provenance, employee_id: UUID, leave_date: date
+    ) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "record leaving")
+            employee = self._load(Employee, employee_id, "employee", "employeeId")
+            employee.leave(leave_date, provenance)
+            return [employee], employee.id, employee.version
+
+        return self._execute(provenance, "recordLeaving", {}, decide)
+
+    # -- goals ----------------------------------------------------------------------------------
+
+    def set_goal(
+        self,
+        provenance: Provenance,
+        *,
+        goal_id: UUID,
+        owner_kind: OwnerKind,
+        owner_id: UUID,
+        parent_goal_id: UUID | None,
+        spec: GoalSpec,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        def decide() -> Decision:
+            if owner_kind is OwnerKind.EMPLOYEE:
+                owner = self._load(Employee, owner_id, "employee", "ownerId")
+                owner.require_active("take on goals")
+                department_id = owner.department_id
+                self._require_may_manage(provenance, owner_id, "set an employee's goals")
+            else:
+                self._load(Department, owner_id, "department", "ownerId")
+                department_id = owner_id
+                self._require_may_run_department(provenance, owner_id, "set department goals")
+            if self._load_optional(Goal, goal_id) is not None:
+                raise AlreadyExists(f"goal {goal_id} already exists", field="id")
+            parent = (
+                self._load(Goal, parent_goal_id, "goal", "parentGoalId") if parent_goal_id else None
+            )
+            goal = Goal.set(
+                id=goal_id,
+                owner_kind=owner_kind,
+                owner_id=owner_id,
+                department_id=department_id,
+                parent=parent,
+                spec=spec,
+                provenance=provenance,
+            )
+            goal_set = self._load_optional(GoalSet, goal_set_id(owner_id, goal.spec.period))
+            if goal_set is None:
+                goal_set = GoalSet.start(owner_kind, owner_id, goal.spec.period)
+            goal_set.add(goal.id, goal.spec.weight, provenance)
+            return [goal, goal_set], goal.id, goal.version
+
+        arguments = {
+            "goal_id": goal_id,
+            "owner_kind": owner_kind.value,
+            "owner_id": owner_id,
+            "parent_goal_id": parent_goal_id,
+            "spec": repr(spec),
+        }
+        return self._execute(provenance, "setGoal", arguments, decide, idempotency_key)
+
+    def record_progress(
+        self,
+        provenance: Provenance,
+        goal_id: UUID,
+        value: Decimal,
+        as_of: date,
+        source: str,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        def decide() -> Decision:
+            goal = self._load(Goal, goal_id, "goal", "goalId")
+            own_goal = (
+                goal.owner_kind is OwnerKind.EMPLOYEE and str(goal.owner_id) == provenance.actor_id
+            )
+            if not own_goal:
+                self._require_may_run_goal(provenance, goal, "record progress on this goal")
+            if provenance.actor_role is Role.AUDITOR:
+                raise PermissionDenied("auditors cannot record progress")
+            goal.record_progress(value, as_of, source, provenance)
+            return [goal], goal.id, goal.version
+
+        arguments = {"goal_id": goal_id, "value": value, "as_of": as_of, "source": source}
+        return self._execute(provenance, "recordProgress", arguments, decide, idempotency_key)
+
+    def revise_target(self, provenance: Provenance, goal_id: UUID, target: Decimal) -> Receipt:
+        def decide() -> Decision:
+            goal = self._load(Goal, goal_id, "goal", "goalId")
+            self._require_may_run_goal(provenance, goal, "revise targets")
+            goal.revise_target(target, provenance)
+            return [goal], goal.id, goal.version
+
+        return self._execute(provenance, "reviseTarget", {}, decide)
+
+    def close_goal(self, provenance: Provenance, goal_id: UUID) -> Receipt:
+        def decide() -> Decision:
+            goal = self._load(Goal, goal_id, "goal", "goalId")
+            self._require_may_run_goal(provenance, goal, "close goals")
+            goal.close(provenance)
+            return [goal], goal.id, goal.version
+
+        return self._execute(provenance, "closeGoal", {}, decide)
+
+    def abandon_goal(self, provenance: Provenance, goal_id: UUID) -> Receipt:
+        def decide() -> Decision:
+            goal = self._load(Goal, goal_id, "goal", "goalId")
+            self._require_may_run_goal(provenance, goal, "abandon goals")
+            goal.abandon(provenance)
+            goal_set = self._load(
+                GoalSet, goal_set_id(goal.owner_id, goal.spec.period), "goal set", "goalId"
+            )
+            goal_set.withdraw(goal.id, provenance)
+            return [goal, goal_set], goal.id, goal.version
+
+        return self._execute(provenance, "abandonGoal", {}, decide)
+
+    def confirm_goals(self, provenance: Provenance, owner_id: UUID, period: str) -> Receipt:
+        def decide() -> Decision:
+            normalised = str(Period.parse(period))
+            goal_set = self._load(
+                GoalSet,
+                goal_set_id(owner_id, normalised),
+                f"goal set for {normalised} of",
+                "ownerId",
+            )
+            if goal_set.owner_kind is OwnerKind.EMPLOYEE:
+                self._require_may_manage(provenance, owner_id, "confirm goals")
+            else:
+                self._require_may_run_department(provenance, owner_id, "confirm goals")
+            goal_set.confirm(provenance)
+            return [goal_set], goal_set.id, goal_set.version
+
+        return self._execute(provenance, "confirmGoals", {}, decide)
+
+    # -- rules ----------------------------------------------------------------------------------
+
+    def _rule_book(self) -> RuleBook:
+        book = self._load_optional(RuleBook, RULE_BOOK_ID)
+        return book if book is not None else RuleBook.open()
+
+    def define_rule_set(self, provenance: Provenance, rules: RuleSet, description: str) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "define rule sets")
+            book = self._rule_book()
+            version = book.define(rules, description, provenance)
+            return [book], book.id, version
+
+        return self._execute(provenance, "defineRuleSet", {}, decide)
+
+    def adopt_rule_set(self, provenance: Provenance, version: int, effective_from: date) -> Receipt:
+        def decide() -> Decision:
+            self._require_hr(provenance, "adopt rule sets")
+            book = self._rule_book()
+            book.adopt(version, effective_from, provenance)
+            return [book], book.id, version
+
+        return self._execute(provenance, "adoptRuleSet", {}, decide)
+
+    def rule_book(self) -> RuleBook:
+        return self._rule_book()
+
+
+def _position(recordings: list[Recording[UUID]]) -> int:
+    return max(recording.notification.id for recording in recordings)
+
+
+def _uuid_or_nil(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        return UUID(int=0)

@@ -1,0 +1,116 @@
+"""The composition root: builds the application, pools, projector and runner from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+import asyncpg
+
+from projections.projector import Projector
+from projections.runner import ProjectionRunner
+from service import database as db
+from service.application import Perfledger
+from service.positions import PositionWatcher
+from service.settings import Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def build_application(database: db.Database, settings: Settings) -> Perfledger:
+    env = database.eventsourcing_env()
+    # One psycopg connection per writer thread, so no writer ever waits for a connection.
+    env["POSTGRES_POOL_SIZE"] = str(settings.write_pool_size)
+    env["POSTGRES_MAX_OVERFLOW"] = "2"
+    return Perfledger(env=env)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: db.Database
+    app: Perfledger
+    read_pool: asyncpg.Pool
+    projector: Projector
+    runner: ProjectionRunner
+    watcher: PositionWatcher
+    executor: ThreadPoolExecutor
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _runner_task: asyncio.Task[None] | None = None
+
+    async def connect(self) -> asyncpg.Connection:
+        return await connect(self.database)
+
+    async def call(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a synchronous application method on a writer thread, off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    async def start(self) -> None:
+        if self.settings.run_projections:
+            self._runner_task = asyncio.create_task(
+                self.runner.run(self._stop), name="projection-runner"
+            )
+        await self.watcher.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._runner_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner_task
+        await self.watcher.stop()
+        await self.read_pool.close()
+        self.executor.shutdown(wait=True)
+        self.app.close()
+
+
+async def connect(database: db.Database) -> asyncpg.Connection:
+    return await asyncpg.connect(**database.asyncpg_kwargs())
+
+
+def build_runner(app: Perfledger, projector: Projector, database: db.Database) -> ProjectionRunner:
+    recorder = app.recorder
+
+    def read(after: int, limit: int) -> list[object]:
+        return list(recorder.select_notifications(after, limit, inclusive_of_start=False))
+
+    return ProjectionRunner(
+        projector,
+        read,
+        app.mapper.to_domain_event,
+        lambda: connect(database),
+        events_channel=f"{app.name.lower()}_events",
+    )
+
+
+async def build(settings: Settings, database: db.Database | None = None) -> Services:
+    if database is None:
+        database = await asyncio.to_thread(db.resolve, settings.database_url, settings.data_dir)
+    app = await asyncio.to_thread(build_application, database, settings)
+    projector = Projector()
+    conn = await connect(database)
+    try:
+        await projector.create_schema(conn)
+    finally:
+        await conn.close()
+    read_pool = await asyncpg.create_pool(
+        **database.asyncpg_kwargs(),
+        min_size=1,
+        max_size=settings.read_pool_size,
+    )
+    assert read_pool is not None
+    return Services(
+        settings=settings,
+        database=database,
+        app=app,
+        read_pool=read_pool,
+        projector=projector,
+        runner=build_runner(app, projector, database),
+        watcher=PositionWatcher(lambda: connect(database), projector.name),
+        executor=ThreadPoolExecutor(settings.write_pool_size, thread_name_prefix="writer"),
+    )

@@ -1,0 +1,112 @@
+"""How domain values are stored in events: exact round trips for dates, enums and value objects.
+
+Python's JSON encoder writes a ``str``-based enum as a bare string and would read it back as one,
+so the domain's enums are plain ``Enum``s and every one of them is registered here by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from domain.goals import Direction, GoalSpec, GoalStatus, Horizon, OwnerKind, Perspective
+from domain.periods import PeriodKind
+from domain.provenance import Provenance, Role
+from domain.rules import RuleSet, Tier
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class EnumAsValue(Transcoding):
+    def __init__(self, enum_type: type[Enum]) -> None:
+        self.type = enum_type
+        self.name = f"enum:{enum_type.__name__}"
+
+    def encode(self, obj: Enum) -> Any:
+        return obj.value
+
+    def decode(self, data: Any) -> Enum:
+        member: Enum = self.type(data)
+        return member
+
+
+class DataclassAsDict(Transcoding):
+    """A frozen dataclass as the dict of its fields; nested values are transcoded in turn."""
+
+    def __init__(self, cls: type[Any]) -> None:
+        self.type = cls
+        self.name = f"dc:{cls.__name__}"
+        self.fields = [field.name for field in dataclasses.fields(cls)]
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {name: getattr(obj, name) for name in self.fields}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+class RuleSetAsDict(DataclassAsDict):
+    # JSON object keys are strings, so perspective weights travel as [perspective, weight] pairs.
+    def __init__(self) -> None:
+        super().__init__(RuleSet)
+
+    def encode(self, obj: RuleSet) -> dict[str, Any]:
+        data = super().encode(obj)
+        data["perspective_weights"] = [[p, w] for p, w in obj.perspective_weights.items()]
+        return data
+
+    def decode(self, data: dict[str, Any]) -> RuleSet:
+        pairs: list[list[Any]] = data.pop("perspective_weights")
+        return RuleSet(perspective_weights={p: Decimal(w) for p, w in pairs}, **data)
+
+
+class ProvenanceAsList(Transcoding):
+    # Every event carries one; a flat list keeps events small and quick to decode.
+    type = Provenance
+    name = "prov"
+
+    def encode(self, obj: Provenance) -> list[str | None]:
+        return [obj.actor_id, obj.actor_role.value, obj.correlation_id, obj.reason]
+
+    def decode(self, data: list[str | None]) -> Provenance:
+        actor_id, role, correlation_id, reason = data
+        assert actor_id is not None
+        assert role is not None
+        assert correlation_id is not None
+        return Provenance(actor_id, Role(role), correlation_id, reason)
+
+
+ENUMS: tuple[type[Enum], ...] = (
+    Direction,
+    GoalStatus,
+    Horizon,
+    OwnerKind,
+    PeriodKind,
+    Perspective,
+    Role,
+)
+VALUE_OBJECTS: tuple[type[Any], ...] = (GoalSpec, Tier)
+
+
+def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
+    transcoder.register(DateAsISO())
+    for enum_type in ENUMS:
+        transcoder.register(EnumAsValue(enum_type))
+    for cls in VALUE_OBJECTS:
+        transcoder.register(DataclassAsDict(cls))
+    transcoder.register(RuleSetAsDict())
+    transcoder.register(ProvenanceAsList())

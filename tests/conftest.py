@@ -1,0 +1,72 @@
+"""Test fixtures: a real PostgreSQL (embedded by default, DATABASE_URL for another), and a fresh
+database per test so tests never see each other's events."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from service.bootstrap import Services, build
+from service.database import Database
+from service.settings import Settings
+
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session")
+def admin_database() -> Iterator[Database]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield Database.from_url(url)
+        return
+    import pgserver
+
+    directory = Path(tempfile.mkdtemp(prefix="perfledger-pg-"))
+    server = pgserver.get_server(directory, cleanup_mode="delete")
+    yield Database.from_url(server.get_uri())
+    server.cleanup()
+
+
+@pytest.fixture
+def database(admin_database: Database) -> Iterator[Database]:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield admin_database.with_dbname(name)
+    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def make_settings(**overrides: Any) -> Settings:
+    settings = Settings(
+        database_url="postgresql://unused",  # tests pass the database explicitly
+        data_dir=Path(tempfile.gettempdir()) / "perfledger-unused",
+        jwt_secret=TEST_SECRET,
+        run_projections=False,
+        seed_demo=False,
+        read_pool_size=4,
+        write_pool_size=4,
+    )
+    return settings.with_(**overrides)
+
+
+@pytest.fixture
+async def services(database: Database) -> AsyncIterator[Services]:
+    built = await build(make_settings(), database)
+    await built.start()
+    try:
+        yield built
+    finally:
+        await built.stop()
