@@ -395,7 +395,8 @@ class Perfledger(Application[UUID]):
                 self._load(Department, owner_id, "department", "ownerId")
                 department_id = owner_id
                 self._require_may_run_department(provenance, owner_id, "set department goals")
-            if self._load_optional(Goal, goal_id) is not None:
+            # Any aggregate with this id blocks it: otherwise the save conflicts on every retry.
+            if self._load_optional(Aggregate, goal_id) is not None:
                 raise AlreadyExists(f"goal {goal_id} already exists", field="id")
             parent = (
                 self._load(Goal, parent_goal_id, "goal", "parentGoalId") if parent_goal_id else None
