@@ -18,7 +18,7 @@ from service.bootstrap import Services, build
 from service.database import Database
 from service.settings import Settings
 
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="perfledger-run-"))  # 0700
 
 TEST_SECRET = "test-secret-" + "x" * 40
 

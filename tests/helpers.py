@@ -48,14 +48,26 @@ def small_org(app: Perfledger) -> Org:
     app.open_department(HR, code="SALES", name="Sales", parent_id=None)
     sales = department_id_for("SALES")
     app.hire_employee(
-        HR, code="E1", name="Bo Boss", department_id=sales, manager_id=None,
-        job_title="Head of Sales", hire_date=date(2020, 1, 1), attributes={"gender": "f"},
+        HR,
+        code="E1",
+        name="Bo Boss",
+        department_id=sales,
+        manager_id=None,
+        job_title="Head of Sales",
+        hire_date=date(2020, 1, 1),
+        attributes={"gender": "f"},
     )
     boss = employee_id_for("E1")
     for code, name in (("E2", "Alice"), ("E3", "Bob")):
         app.hire_employee(
-            HR, code=code, name=name, department_id=sales, manager_id=boss,
-            job_title="Account manager", hire_date=date(2021, 5, 1), attributes={},
+            HR,
+            code=code,
+            name=name,
+            department_id=sales,
+            manager_id=boss,
+            job_title="Account manager",
+            hire_date=date(2021, 5, 1),
+            attributes={},
         )
     return Org(sales, boss, employee_id_for("E2"), employee_id_for("E3"))
 
@@ -63,7 +75,11 @@ def small_org(app: Perfledger) -> Org:
 def set_goal(app: Perfledger, owner: UUID, **overrides: object) -> UUID:
     goal_id = uuid4()
     app.set_goal(
-        HR, goal_id=goal_id, owner_kind=OwnerKind.EMPLOYEE, owner_id=owner, parent_goal_id=None,
+        HR,
+        goal_id=goal_id,
+        owner_kind=OwnerKind.EMPLOYEE,
+        owner_id=owner,
+        parent_goal_id=None,
         spec=spec(**overrides),
     )
     return goal_id

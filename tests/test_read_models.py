@@ -23,11 +23,19 @@ async def test_scorecard_reflects_progress_under_the_rules(services: Services) -
     org = await services.call(small_org, app)
     growth = await services.call(set_goal, app, org.alice, weight=Decimal(60))
     satisfaction = await services.call(
-        set_goal, app, org.alice, title="Customer satisfaction", metric="csat",
-        baseline=Decimal(80), target=Decimal(90), weight=Decimal(40),
+        set_goal,
+        app,
+        org.alice,
+        title="Customer satisfaction",
+        metric="csat",
+        baseline=Decimal(80),
+        target=Decimal(90),
+        weight=Decimal(40),
     )
     await services.call(app.record_progress, HR, growth, Decimal(10), date(2026, 3, 1), "crm")
-    await services.call(app.record_progress, HR, satisfaction, Decimal(85), date(2026, 3, 1), "survey")
+    await services.call(
+        app.record_progress, HR, satisfaction, Decimal(85), date(2026, 3, 1), "survey"
+    )
     conn = await services.connect()
     try:
         result = await services.runner.catch_up(conn)
@@ -54,9 +62,7 @@ async def test_rebuilt_read_models_equal_incremental_ones(services: Services) ->
         await services.runner.catch_up(conn)
         await services.call(app.record_progress, HR, goal, Decimal(3), date(2026, 2, 1), "crm")
         await services.runner.catch_up(conn)
-        await services.call(
-            app.revise_target, HR.because("market collapsed"), goal, Decimal(6)
-        )
+        await services.call(app.revise_target, HR.because("market collapsed"), goal, Decimal(6))
         await services.call(app.record_progress, HR, goal, Decimal(4), date(2026, 3, 1), "crm")
         await services.runner.catch_up(conn)
         incremental = await dump(services)

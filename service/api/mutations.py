@@ -1,0 +1,502 @@
+"""Mutations: translate GraphQL input to one application call, and its outcome to a result.
+
+A result is either `CommandAccepted` (with the log position to pass as `minPosition`) or
+`CommandRejected` (a code, a message and the field to blame; nothing was recorded).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+import strawberry
+
+from domain.errors import DomainError, InvalidInput, PermissionDenied
+from domain.goals import Direction, GoalSpec, Horizon, OwnerKind, Perspective
+from domain.provenance import Role
+from domain.rules import RuleSet, Tier
+from service.api.errors import CommandRejected
+from service.api.types import DirectionType, HorizonType, Info, OwnerKindType, PerspectiveType
+from service.application import Receipt
+
+
+@strawberry.type(description="The command was recorded.")
+class CommandAccepted:
+    position: int = strawberry.field(
+        description="Log position of the last event written; pass it as `minPosition` to read "
+        "your own write."
+    )
+    id: strawberry.ID | None = strawberry.field(description="The aggregate the command was about.")
+    version: int | None = strawberry.field(
+        description="The aggregate's version, or the rule-set version for rule commands."
+    )
+
+
+CommandResult = Annotated[CommandAccepted | CommandRejected, strawberry.union("CommandResult")]
+
+
+_RETRY_NAMESPACE = UUID("5f0c8e8a-77d4-4a0e-9b7e-1f6f6f1f0d2a")
+
+
+def new_id(actor: UUID, ctx: Any) -> UUID:
+    """A fresh id; with an idempotency key, the same id on every retry of the request."""
+    key: str | None = ctx.idempotency_key
+    if key:
+        return uuid.uuid5(_RETRY_NAMESPACE, f"{actor}/{key}")
+    return uuid.uuid4()
+
+
+def uuid_of(value: strawberry.ID | str, field: str) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{field} {value!r} is not a valid id", field=field) from None
+
+
+def optional_uuid(value: strawberry.ID | None, field: str) -> UUID | None:
+    return None if value is None else uuid_of(value, field)
+
+
+async def execute(
+    info: Info, command: Callable[..., Receipt], *args: Any, **kwargs: Any
+) -> CommandAccepted | CommandRejected:
+    """Run one application command off the event loop; expected failures become data."""
+    try:
+        if info.context.viewer.role is Role.AUDITOR:
+            raise PermissionDenied("auditors read; they cannot change anything")
+        receipt = await info.context.services.call(command, *args, **kwargs)
+    except DomainError as error:
+        return CommandRejected.of(error)
+    return CommandAccepted(
+        position=receipt.position,
+        id=strawberry.ID(str(receipt.id)) if receipt.id else None,
+        version=receipt.version,
+    )
+
+
+@strawberry.input
+class AttributeInput:
+    key: str
+    value: str
+
+
+@strawberry.input
+class OpenDepartmentInput:
+    code: str
+    name: str
+    parent_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class RenameDepartmentInput:
+    department_id: strawberry.ID
+    name: str
+    reason: str | None = None
+
+
+@strawberry.input
+class MoveDepartmentInput:
+    department_id: strawberry.ID
+    parent_id: strawberry.ID | None
+    reason: str | None = None
+
+
+@strawberry.input
+class HireEmployeeInput:
+    code: str
+    name: str
+    department_id: strawberry.ID
+    job_title: str
+    hire_date: date
+    manager_id: strawberry.ID | None = None
+    attributes: list[AttributeInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class TransferEmployeeInput:
+    employee_id: strawberry.ID
+    department_id: strawberry.ID
+    effective: date
+    reason: str | None = None
+
+
+@strawberry.input
+class ChangeManagerInput:
+    employee_id: strawberry.ID
+    manager_id: strawberry.ID | None
+    reason: str | None = None
+
+
+@strawberry.input
+class SetEmployeeAttributesInput:
+    employee_id: strawberry.ID
+    attributes: list[AttributeInput]
+    reason: str | None = None
+
+
+@strawberry.input
+class RecordLeavingInput:
+    employee_id: strawberry.ID
+    leave_date: date
+    reason: str | None = None
+
+
+@strawberry.input(
+    description="A SMART goal: specific, measurable, achievable, relevant, time-bound."
+)
+class SetGoalInput:
+    owner_kind: OwnerKindType  # type: ignore[valid-type]
+    owner_id: strawberry.ID
+    title: str
+    metric: str
+    unit: str
+    direction: DirectionType  # type: ignore[valid-type]
+    baseline: Decimal
+    target: Decimal
+    weight: Decimal
+    perspective: PerspectiveType  # type: ignore[valid-type]
+    horizon: HorizonType  # type: ignore[valid-type]
+    period: str
+    due_date: date
+    parent_goal_id: strawberry.ID | None = None
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="Choose the goal's id yourself (optional)."
+    )
+    reason: str | None = None
+
+
+@strawberry.input
+class RecordProgressInput:
+    goal_id: strawberry.ID
+    value: Decimal
+    as_of: date
+    source: str
+
+
+@strawberry.input
+class ReviseTargetInput:
+    goal_id: strawberry.ID
+    target: Decimal
+    reason: str | None = strawberry.field(default=None, description="Required.")
+
+
+@strawberry.input
+class GoalReasonInput:
+    goal_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class ConfirmGoalsInput:
+    owner_id: strawberry.ID
+    period: str
+
+
+@strawberry.input
+class PerspectiveWeightInput:
+    perspective: PerspectiveType  # type: ignore[valid-type]
+    weight: Decimal
+
+
+@strawberry.input
+class TierInput:
+    name: str
+    min_score: Decimal
+
+
+@strawberry.input
+class DefineRuleSetInput:
+    description: str
+    achievement_cap: Decimal
+    achievement_floor: Decimal = Decimal(0)
+    perspective_weights: list[PerspectiveWeightInput] = strawberry.field(default_factory=list)
+    tiers: list[TierInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AdoptRuleSetInput:
+    version: int
+    effective_from: date
+    reason: str | None = None
+
+
+def _attributes(items: list[AttributeInput]) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    for item in items:
+        if item.key in attributes:
+            raise InvalidInput(f"attribute {item.key!r} is given twice", field="attributes")
+        attributes[item.key] = item.value
+    return attributes
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def open_department(self, info: Info, input: OpenDepartmentInput) -> CommandResult:
+        ctx = info.context
+        try:
+            parent = optional_uuid(input.parent_id, "parentId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.open_department,
+            ctx.provenance(),
+            code=input.code,
+            name=input.name,
+            parent_id=parent,
+            idempotency_key=ctx.idempotency_key,
+        )
+
+    @strawberry.mutation
+    async def rename_department(self, info: Info, input: RenameDepartmentInput) -> CommandResult:
+        ctx = info.context
+        try:
+            department = uuid_of(input.department_id, "departmentId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.rename_department,
+            ctx.provenance(input.reason),
+            department,
+            input.name,
+        )
+
+    @strawberry.mutation
+    async def move_department(self, info: Info, input: MoveDepartmentInput) -> CommandResult:
+        ctx = info.context
+        try:
+            department = uuid_of(input.department_id, "departmentId")
+            parent = optional_uuid(input.parent_id, "parentId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.move_department,
+            ctx.provenance(input.reason),
+            department,
+            parent,
+        )
+
+    @strawberry.mutation
+    async def hire_employee(self, info: Info, input: HireEmployeeInput) -> CommandResult:
+        ctx = info.context
+        try:
+            department = uuid_of(input.department_id, "departmentId")
+            manager = optional_uuid(input.manager_id, "managerId")
+            attributes = _attributes(input.attributes)
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.hire_employee,
+            ctx.provenance(),
+            code=input.code,
+            name=input.name,
+            department_id=department,
+            manager_id=manager,
+            job_title=input.job_title,
+            hire_date=input.hire_date,
+            attributes=attributes,
+            idempotency_key=ctx.idempotency_key,
+        )
+
+    @strawberry.mutation
+    async def transfer_employee(self, info: Info, input: TransferEmployeeInput) -> CommandResult:
+        ctx = info.context
+        try:
+            employee = uuid_of(input.employee_id, "employeeId")
+            department = uuid_of(input.department_id, "departmentId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.transfer_employee,
+            ctx.provenance(input.reason),
+            employee,
+            department,
+            input.effective,
+        )
+
+    @strawberry.mutation
+    async def change_manager(self, info: Info, input: ChangeManagerInput) -> CommandResult:
+        ctx = info.context
+        try:
+            employee = uuid_of(input.employee_id, "employeeId")
+            manager = optional_uuid(input.manager_id, "managerId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info, ctx.services.app.change_manager, ctx.provenance(input.reason), employee, manager
+        )
+
+    @strawberry.mutation
+    async def set_employee_attributes(
+        self, info: Info, input: SetEmployeeAttributesInput
+    ) -> CommandResult:
+        ctx = info.context
+        try:
+            employee = uuid_of(input.employee_id, "employeeId")
+            attributes = _attributes(input.attributes)
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.set_employee_attributes,
+            ctx.provenance(input.reason),
+            employee,
+            attributes,
+        )
+
+    @strawberry.mutation
+    async def record_leaving(self, info: Info, input: RecordLeavingInput) -> CommandResult:
+        ctx = info.context
+        try:
+            employee = uuid_of(input.employee_id, "employeeId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.record_leaving,
+            ctx.provenance(input.reason),
+            employee,
+            input.leave_date,
+        )
+
+    @strawberry.mutation(description="Set a SMART KPI goal for an employee or a department.")
+    async def set_goal(self, info: Info, input: SetGoalInput) -> CommandResult:
+        ctx = info.context
+        try:
+            goal_id = optional_uuid(input.id, "id") or new_id(ctx.viewer.employee_id, ctx)
+            owner = uuid_of(input.owner_id, "ownerId")
+            parent = optional_uuid(input.parent_goal_id, "parentGoalId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        spec = GoalSpec(
+            title=input.title,
+            metric=input.metric,
+            unit=input.unit,
+            direction=Direction(input.direction),
+            baseline=input.baseline,
+            target=input.target,
+            weight=input.weight,
+            perspective=Perspective(input.perspective),
+            horizon=Horizon(input.horizon),
+            period=input.period,
+            due_date=input.due_date,
+        )
+        return await execute(
+            info,
+            ctx.services.app.set_goal,
+            ctx.provenance(input.reason),
+            goal_id=goal_id,
+            owner_kind=OwnerKind(input.owner_kind),
+            owner_id=owner,
+            parent_goal_id=parent,
+            spec=spec,
+            idempotency_key=ctx.idempotency_key,
+        )
+
+    @strawberry.mutation
+    async def record_progress(self, info: Info, input: RecordProgressInput) -> CommandResult:
+        ctx = info.context
+        try:
+            goal = uuid_of(input.goal_id, "goalId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info,
+            ctx.services.app.record_progress,
+            ctx.provenance(),
+            goal,
+            input.value,
+            input.as_of,
+            input.source,
+            ctx.idempotency_key,
+        )
+
+    @strawberry.mutation
+    async def revise_target(self, info: Info, input: ReviseTargetInput) -> CommandResult:
+        ctx = info.context
+        try:
+            goal = uuid_of(input.goal_id, "goalId")
+            provenance = ctx.provenance(input.reason)
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(info, ctx.services.app.revise_target, provenance, goal, input.target)
+
+    @strawberry.mutation
+    async def close_goal(self, info: Info, input: GoalReasonInput) -> CommandResult:
+        ctx = info.context
+        try:
+            goal = uuid_of(input.goal_id, "goalId")
+            provenance = ctx.provenance(input.reason)
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(info, ctx.services.app.close_goal, provenance, goal)
+
+    @strawberry.mutation
+    async def abandon_goal(self, info: Info, input: GoalReasonInput) -> CommandResult:
+        ctx = info.context
+        try:
+            goal = uuid_of(input.goal_id, "goalId")
+            provenance = ctx.provenance(input.reason)
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(info, ctx.services.app.abandon_goal, provenance, goal)
+
+    @strawberry.mutation(
+        description="Confirm an owner's goals for a period; weights must total exactly 100."
+    )
+    async def confirm_goals(self, info: Info, input: ConfirmGoalsInput) -> CommandResult:
+        ctx = info.context
+        try:
+            owner = uuid_of(input.owner_id, "ownerId")
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info, ctx.services.app.confirm_goals, ctx.provenance(), owner, input.period
+        )
+
+    @strawberry.mutation(description="Define a new rule-set version (validated; not yet in force).")
+    async def define_rule_set(self, info: Info, input: DefineRuleSetInput) -> CommandResult:
+        ctx = info.context
+        weights: dict[Perspective, Decimal] = {}
+        for item in input.perspective_weights:
+            perspective = Perspective(item.perspective)
+            if perspective in weights:
+                return CommandRejected.of(
+                    InvalidInput(
+                        f"perspective {perspective.value} is weighted twice",
+                        field="perspectiveWeights",
+                    )
+                )
+            weights[perspective] = item.weight
+        rules = RuleSet(
+            achievement_cap=input.achievement_cap,
+            achievement_floor=input.achievement_floor,
+            perspective_weights=weights,
+            tiers=[Tier(t.name, t.min_score) for t in input.tiers],
+        )
+        return await execute(
+            info, ctx.services.app.define_rule_set, ctx.provenance(), rules, input.description
+        )
+
+    @strawberry.mutation(
+        description="Put a rule-set version in force for production from a "
+        "date; each period is scored under the version in force when it began."
+    )
+    async def adopt_rule_set(self, info: Info, input: AdoptRuleSetInput) -> CommandResult:
+        ctx = info.context
+        try:
+            provenance = ctx.provenance(input.reason)
+        except DomainError as error:
+            return CommandRejected.of(error)
+        return await execute(
+            info, ctx.services.app.adopt_rule_set, provenance, input.version, input.effective_from
+        )

@@ -1,0 +1,80 @@
+"""Bearer tokens: HS256 JWTs carrying the caller's employee id and role."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+import jwt
+
+from domain.provenance import Role
+
+ISSUER = "perfledger"
+TOKEN_ROLES = frozenset({Role.EMPLOYEE, Role.MANAGER, Role.HR, Role.AUDITOR, Role.ADMIN})
+ALGORITHM = "HS256"
+
+
+class AuthenticationFailed(Exception):
+    """The request carries no usable token; the message says why, without echoing it."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    employee_id: UUID
+    role: Role
+
+    @property
+    def sees_everyone(self) -> bool:
+        return self.role in {Role.HR, Role.AUDITOR, Role.ADMIN}
+
+
+def mint(secret: str, employee_id: UUID, role: Role, *, ttl_hours: int = 12) -> str:
+    if role not in TOKEN_ROLES:
+        raise ValueError(f"role must be one of {sorted(r.value for r in TOKEN_ROLES)}")
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": str(employee_id),
+        "role": role.value,
+        "iat": now,
+        "exp": now + ttl_hours * 3600,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify(secret: str, token: str) -> Viewer:
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationFailed("the bearer token has expired") from None
+    except jwt.InvalidTokenError as error:
+        raise AuthenticationFailed(f"the bearer token is invalid: {error}") from None
+    try:
+        role = Role(claims.get("role"))
+        employee_id = UUID(str(claims["sub"]))
+    except ValueError:
+        raise AuthenticationFailed("the bearer token names no valid role or employee") from None
+    if role not in TOKEN_ROLES:
+        raise AuthenticationFailed(f"role {role.value!r} cannot sign in")
+    return Viewer(employee_id, role)
+
+
+def from_header(secret: str, authorization: str | None) -> Viewer:
+    if not authorization:
+        raise AuthenticationFailed(
+            "authentication required: send 'Authorization: Bearer <token>' "
+            "(make one with `perfledger token --role hr --employee <id>`)"
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
+    return verify(secret, token.strip())
