@@ -1,0 +1,102 @@
+"""Rule sets through the application on PostgreSQL: defined and adopted by HR only, read back
+exactly by another process, and the rule book keeps working however long it grows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from domain.errors import InvalidRuleSet, NotFound, PermissionDenied
+from domain.goals import Perspective
+from domain.provenance import Role
+from domain.rules import RULE_BOOK_ID, RuleSet, Tier
+from service.application import Perfledger
+from service.database import Database
+from tests.helpers import HR, as_role
+
+PILOT = RuleSet(
+    achievement_cap=Decimal("150.0"),
+    achievement_floor=Decimal("10.00"),
+    perspective_weights={
+        Perspective.FINANCIAL: Decimal("62.50"),
+        Perspective.CUSTOMER: Decimal("37.5"),
+    },
+    tiers=[Tier("star", Decimal("95")), Tier("rest", Decimal("0.00"))],
+)
+
+
+@pytest.fixture
+def app(database: Database) -> Iterator[Perfledger]:
+    application = Perfledger(env=database.eventsourcing_env())
+    yield application
+    application.close()
+
+
+def test_a_defined_and_adopted_rule_set_reads_back_exactly_in_another_process(
+    app: Perfledger, database: Database
+) -> None:
+    app.define_rule_set(HR, RuleSet(), "production defaults")
+    receipt = app.define_rule_set(HR, PILOT, "pilot: balanced scorecard")
+    assert (receipt.id, receipt.version) == (RULE_BOOK_ID, 2)
+    app.adopt_rule_set(HR, 2, date(2026, 4, 1))
+
+    other = Perfledger(env=database.eventsourcing_env())  # no shared cache: read from the store
+    try:
+        book = other.rule_book()
+        assert book.versions[2] == PILOT.validated()
+        weights = book.versions[2].perspective_weights
+        assert {p: str(w) for p, w in weights.items()} == {
+            Perspective.CUSTOMER: "37.5",
+            Perspective.FINANCIAL: "62.50",
+        }
+        assert book.version_in_force(date(2026, 3, 31)) is None
+        assert book.version_in_force(date(2026, 4, 1)) == 2
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.EMPLOYEE, Role.AUDITOR])
+def test_only_hr_and_admin_define_and_adopt_rule_sets(app: Perfledger, role: Role) -> None:
+    app.define_rule_set(HR, RuleSet(), "production defaults")
+    before = app.recorder.max_notification_id()
+    with pytest.raises(PermissionDenied):
+        app.define_rule_set(as_role(role, "someone"), PILOT, "my own rules")
+    with pytest.raises(PermissionDenied):
+        app.adopt_rule_set(as_role(role, "someone"), 1, date(2026, 1, 1))
+    assert app.recorder.max_notification_id() == before
+    app.define_rule_set(as_role(Role.ADMIN, "admin-1"), PILOT, "admin may")
+
+
+def test_invalid_rules_and_unknown_versions_record_nothing(app: Perfledger) -> None:
+    app.define_rule_set(HR, RuleSet(), "production defaults")
+    before = app.recorder.max_notification_id()
+    with pytest.raises(InvalidRuleSet) as invalid:
+        app.define_rule_set(HR, RuleSet(achievement_cap=Decimal(99)), "too tight")
+    assert invalid.value.field == "achievementCap"
+    with pytest.raises(NotFound) as unknown:
+        app.adopt_rule_set(HR, 2, date(2026, 1, 1))
+    assert unknown.value.field == "version"
+    assert app.recorder.max_notification_id() == before
+    assert app.define_rule_set(HR, PILOT, "next").version == 2  # no number was used up
+
+
+def test_every_rule_book_command_records_exactly_one_event_however_long_the_book(
+    app: Perfledger, database: Database
+) -> None:
+    # The rule book used to be snapshotted every 50 events, and its snapshot could not be
+    # encoded: the 50th command raised after its event had been recorded.
+    app.define_rule_set(HR, RuleSet(), "production defaults")  # opens the book: 2 events
+    for day in range(1, 61):
+        before = app.recorder.max_notification_id() or 0
+        receipt = app.adopt_rule_set(HR, 1, date(2026, 1, day % 28 + 1))
+        assert receipt.position == before + 1
+    other = Perfledger(env=database.eventsourcing_env())
+    try:
+        book = other.rule_book()
+        assert len(book.adoptions) == 60
+        assert book.version == 62
+    finally:
+        other.close()

@@ -1,0 +1,281 @@
+"""Rule sets are validated when defined; the rule book numbers versions and knows which one
+production had adopted on any day."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from domain.errors import DomainError, InvalidInput, InvalidRuleSet, NotFound
+from domain.goals import Perspective
+from domain.provenance import Provenance, Role
+from domain.rules import DEFAULT_RULES, Adoption, RuleBook, RuleSet, Tier, version_in_force
+
+HR = Provenance("hr-1", Role.HR, "corr-1")
+TIERS = [Tier("A", Decimal(90)), Tier("B", Decimal(75)), Tier("C", Decimal(0))]
+
+
+def rules(**overrides: object) -> RuleSet:
+    values: dict[str, object] = {
+        "achievement_cap": Decimal(120),
+        "achievement_floor": Decimal(0),
+        "perspective_weights": {},
+        "tiers": list(TIERS),
+    }
+    values.update(overrides)
+    return RuleSet(**values)  # type: ignore[arg-type]
+
+
+def assert_invalid(field: str, excinfo: pytest.ExceptionInfo[DomainError]) -> None:
+    assert type(excinfo.value) is InvalidRuleSet
+    assert excinfo.value.field == field
+
+
+# -- cap and floor ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cap", [Decimal(100), Decimal(150), Decimal(1000)])
+def test_the_achievement_cap_may_lie_between_100_and_1000(cap: Decimal) -> None:
+    assert rules(achievement_cap=cap).validated().achievement_cap == cap
+
+
+@pytest.mark.parametrize(
+    "cap", [Decimal("99.99"), Decimal("1000.01"), Decimal(0), Decimal("NaN"), Decimal("Infinity")]
+)
+def test_an_achievement_cap_outside_100_to_1000_is_rejected(cap: Decimal) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(achievement_cap=cap).validated()
+    assert_invalid("achievementCap", caught)
+
+
+@pytest.mark.parametrize("floor", [Decimal(0), Decimal(50), Decimal("99.99")])
+def test_the_achievement_floor_may_lie_from_0_to_below_100(floor: Decimal) -> None:
+    assert rules(achievement_floor=floor).validated().achievement_floor == floor
+
+
+@pytest.mark.parametrize("floor", [Decimal("-0.01"), Decimal(100), Decimal("NaN")])
+def test_an_achievement_floor_below_0_or_from_100_is_rejected(floor: Decimal) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(achievement_floor=floor).validated()
+    assert_invalid("achievementFloor", caught)
+
+
+# -- perspective weights ----------------------------------------------------------------------
+
+
+def test_perspective_weights_totalling_100_are_accepted_in_a_stable_order() -> None:
+    weights = {
+        Perspective.LEARNING_AND_GROWTH: Decimal(10),
+        Perspective.FINANCIAL: Decimal(40),
+        Perspective.INTERNAL_PROCESS: Decimal(20),
+        Perspective.CUSTOMER: Decimal(30),
+    }
+    validated = rules(perspective_weights=weights).validated()
+    assert validated.perspective_weights == weights
+    assert list(validated.perspective_weights) == [
+        Perspective.CUSTOMER,
+        Perspective.FINANCIAL,
+        Perspective.INTERNAL_PROCESS,
+        Perspective.LEARNING_AND_GROWTH,
+    ]
+
+
+def test_perspective_weights_need_not_name_every_perspective() -> None:
+    weights = {Perspective.FINANCIAL: Decimal(70), Perspective.CUSTOMER: Decimal(30)}
+    assert rules(perspective_weights=weights).validated().perspective_weights == weights
+
+
+def test_no_perspective_weights_at_all_are_accepted() -> None:
+    assert rules(perspective_weights={}).validated().perspective_weights == {}
+
+
+@pytest.mark.parametrize("second", [Decimal(29), Decimal("30.01")])
+def test_perspective_weights_must_total_100(second: Decimal) -> None:
+    weights = {Perspective.FINANCIAL: Decimal(70), Perspective.CUSTOMER: second}
+    with pytest.raises(DomainError) as caught:
+        rules(perspective_weights=weights).validated()
+    assert_invalid("perspectiveWeights", caught)
+    assert str(Decimal(70) + second) in caught.value.message
+
+
+@pytest.mark.parametrize("weight", [Decimal(0), Decimal(-10), Decimal("NaN")])
+def test_each_perspective_weight_must_be_positive_and_is_named(weight: Decimal) -> None:
+    weights = {Perspective.FINANCIAL: Decimal(100), Perspective.LEARNING_AND_GROWTH: weight}
+    with pytest.raises(DomainError) as caught:
+        rules(perspective_weights=weights).validated()
+    assert_invalid("perspectiveWeights.learning_and_growth", caught)
+
+
+# -- tiers ------------------------------------------------------------------------------------
+
+
+def test_tier_thresholds_must_fall_strictly() -> None:
+    tiers = [Tier("A", Decimal(90)), Tier("B", Decimal(90)), Tier("C", Decimal(0))]
+    with pytest.raises(DomainError) as caught:
+        rules(tiers=tiers).validated()
+    assert_invalid("tiers[1].minScore", caught)
+
+
+def test_tiers_listed_from_the_lowest_up_are_rejected() -> None:
+    tiers = [Tier("C", Decimal(0)), Tier("B", Decimal(75)), Tier("A", Decimal(90))]
+    with pytest.raises(DomainError) as caught:
+        rules(tiers=tiers).validated()
+    assert_invalid("tiers[1].minScore", caught)
+
+
+def test_a_tier_name_may_be_used_once() -> None:
+    tiers = [Tier("A", Decimal(90)), Tier("B", Decimal(75)), Tier(" A ", Decimal(0))]
+    with pytest.raises(DomainError) as caught:
+        rules(tiers=tiers).validated()
+    assert_invalid("tiers[2].name", caught)
+
+
+def test_the_last_tier_must_start_at_0() -> None:
+    tiers = [Tier("A", Decimal(90)), Tier("B", Decimal(75)), Tier("C", Decimal(1))]
+    with pytest.raises(DomainError) as caught:
+        rules(tiers=tiers).validated()
+    assert_invalid("tiers[2].minScore", caught)
+
+
+def test_a_tier_threshold_may_not_be_negative() -> None:
+    tiers = [Tier("A", Decimal(90)), Tier("B", Decimal(-1))]
+    with pytest.raises(DomainError) as caught:
+        rules(tiers=tiers).validated()
+    assert_invalid("tiers[1].minScore", caught)
+
+
+def test_a_tier_needs_a_name() -> None:
+    tiers = [Tier("A", Decimal(90)), Tier("  ", Decimal(0))]
+    with pytest.raises(DomainError) as caught:
+        rules(tiers=tiers).validated()
+    assert type(caught.value) is InvalidInput
+    assert caught.value.field == "tiers[1].name"
+
+
+def test_tier_names_are_trimmed() -> None:
+    tiers = [Tier(" Star ", Decimal(90)), Tier("Rest", Decimal(0))]
+    assert rules(tiers=tiers).validated().tiers == [
+        Tier("Star", Decimal(90)),
+        Tier("Rest", Decimal(0)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("score", "tier"),
+    [
+        (Decimal(100), "A"),
+        (Decimal(90), "A"),  # a threshold belongs to its own tier
+        (Decimal("89.99"), "B"),
+        (Decimal(75), "B"),
+        (Decimal("74.99"), "C"),
+        (Decimal(0), "C"),
+    ],
+)
+def test_a_score_falls_into_the_highest_tier_whose_threshold_it_reaches(
+    score: Decimal, tier: str
+) -> None:
+    assert rules().validated().tier_for(score) == tier
+
+
+def test_without_tiers_a_score_has_no_tier() -> None:
+    assert rules(tiers=[]).validated().tier_for(Decimal(50)) is None
+
+
+def test_the_default_rules_are_valid() -> None:
+    assert DEFAULT_RULES.validated() == DEFAULT_RULES
+
+
+# -- the rule book ----------------------------------------------------------------------------
+
+
+def book() -> RuleBook:
+    opened = RuleBook.open()
+    opened.collect_events()
+    return opened
+
+
+def test_rule_set_versions_are_numbered_from_1_in_the_order_defined() -> None:
+    rule_book = book()
+    assert rule_book.define(rules(), "first", HR) == 1
+    assert rule_book.define(rules(achievement_cap=Decimal(150)), "second", HR) == 2
+    assert rule_book.define(rules(achievement_cap=Decimal(110)), "third", HR) == 3
+    assert rule_book.versions[2].achievement_cap == Decimal(150)
+    defined = rule_book.collect_events()
+    assert [vars(e)["version"] for e in defined] == [1, 2, 3]
+
+
+def test_a_rejected_rule_set_takes_no_version_number() -> None:
+    rule_book = book()
+    with pytest.raises(InvalidRuleSet):
+        rule_book.define(rules(achievement_cap=Decimal(50)), "broken", HR)
+    assert rule_book.collect_events() == []
+    assert rule_book.define(rules(), "fixed", HR) == 1
+
+
+def test_a_rule_set_is_stored_validated() -> None:
+    rule_book = book()
+    version = rule_book.define(rules(tiers=[Tier(" Top ", Decimal(0))]), "trimmed", HR)
+    assert rule_book.versions[version].tiers == [Tier("Top", Decimal(0))]
+
+
+def test_a_rule_set_needs_a_description() -> None:
+    with pytest.raises(DomainError) as caught:
+        book().define(rules(), "  ", HR)
+    assert type(caught.value) is InvalidInput
+    assert caught.value.field == "description"
+
+
+def test_only_a_defined_version_can_be_adopted() -> None:
+    rule_book = book()
+    rule_book.define(rules(), "first", HR)
+    with pytest.raises(DomainError) as caught:
+        rule_book.adopt(2, date(2026, 1, 1), HR)
+    assert type(caught.value) is NotFound
+    assert caught.value.field == "version"
+    assert rule_book.adoptions == []
+
+
+def test_no_version_is_in_force_before_the_first_adoption_takes_effect() -> None:
+    rule_book = book()
+    assert rule_book.version_in_force(date(2026, 1, 1)) is None
+    rule_book.define(rules(), "first", HR)
+    rule_book.adopt(1, date(2026, 1, 1), HR)
+    assert rule_book.version_in_force(date(2025, 12, 31)) is None
+    assert rule_book.version_in_force(date(2026, 1, 1)) == 1  # in force on its effective day
+
+
+def test_the_latest_effective_date_on_or_before_the_day_wins_whatever_the_adoption_order() -> None:
+    rule_book = book()
+    for description in ("v1", "v2", "v3"):
+        rule_book.define(rules(), description, HR)
+    # Adopted out of date order: v3 from July first, then v1 from January, then v2 from April.
+    rule_book.adopt(3, date(2026, 7, 1), HR)
+    rule_book.adopt(1, date(2026, 1, 1), HR)
+    rule_book.adopt(2, date(2026, 4, 1), HR)
+    assert rule_book.version_in_force(date(2026, 1, 1)) == 1
+    assert rule_book.version_in_force(date(2026, 3, 31)) == 1
+    assert rule_book.version_in_force(date(2026, 4, 1)) == 2
+    assert rule_book.version_in_force(date(2026, 6, 30)) == 2
+    assert rule_book.version_in_force(date(2026, 7, 1)) == 3
+    assert rule_book.version_in_force(date(2030, 1, 1)) == 3
+
+
+def test_of_adoptions_with_the_same_effective_date_the_later_one_wins() -> None:
+    rule_book = book()
+    rule_book.define(rules(), "v1", HR)
+    rule_book.define(rules(), "v2", HR)
+    rule_book.adopt(1, date(2026, 1, 1), HR)
+    rule_book.adopt(2, date(2026, 1, 1), HR)
+    assert rule_book.version_in_force(date(2026, 2, 1)) == 2
+    rule_book.adopt(1, date(2026, 1, 1), HR)  # a rollback: v1 again from the same day
+    assert rule_book.version_in_force(date(2026, 2, 1)) == 1
+
+
+def test_a_later_adoption_with_an_earlier_date_does_not_override_a_later_date() -> None:
+    # v2 from March, recorded first; v1 from February, recorded later.
+    adoptions = [Adoption(2, date(2026, 3, 1)), Adoption(1, date(2026, 2, 1))]
+    assert version_in_force(adoptions, date(2026, 1, 31)) is None
+    assert version_in_force(adoptions, date(2026, 2, 15)) == 1
+    assert version_in_force(adoptions, date(2026, 3, 15)) == 2
