@@ -173,7 +173,7 @@ class Goal(Aggregate):
                 raise InvalidInput(
                     "only a department goal can cascade into other goals", field="parentGoalId"
                 )
-            parent.require_open("take cascaded goals")
+            parent.require_open("take cascaded goals", field="parentGoalId")
         return cls(
             id=id,
             owner_kind=owner_kind,
@@ -188,9 +188,12 @@ class Goal(Aggregate):
     def period(self) -> Period:
         return Period.parse(self.spec.period)
 
-    def require_open(self, doing: str) -> None:
+    def require_open(self, doing: str, *, field: str | None = None) -> None:
         if self.status is not GoalStatus.OPEN:
-            raise GoalNotOpen(f"goal {self.spec.title!r} is {self.status.value} and cannot {doing}")
+            raise GoalNotOpen(
+                f"goal {self.spec.title!r} is {self.status.value} and cannot {doing}",
+                field=field,
+            )
 
     def record_progress(
         self, value: Decimal, as_of: date, source: str, provenance: Provenance

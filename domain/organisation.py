@@ -108,7 +108,7 @@ class Employee(Aggregate):
         provenance: Provenance,
     ) -> Employee:
         if manager is not None:
-            manager.require_active("manage anyone")
+            manager.require_active("manage anyone", field="managerId")
         return cls(
             id=id,
             code=text.code(code),
@@ -125,9 +125,9 @@ class Employee(Aggregate):
     def has_left(self) -> bool:
         return self.leave_date is not None
 
-    def require_active(self, doing: str) -> None:
+    def require_active(self, doing: str, *, field: str | None = None) -> None:
         if self.has_left:
-            raise EmployeeHasLeft(f"employee {self.code} has left and cannot {doing}")
+            raise EmployeeHasLeft(f"employee {self.code} has left and cannot {doing}", field=field)
 
     def transfer(self, department_id: UUID, effective: date, provenance: Provenance) -> None:
         self.require_active("be transferred")
@@ -154,7 +154,7 @@ class Employee(Aggregate):
                 f"employee {self.code} already reports to that manager", field="managerId"
             )
         if manager is not None:
-            manager.require_active("manage anyone")
+            manager.require_active("manage anyone", field="managerId")
             if self.id in manager_chain:
                 raise ManagerCycle(
                     f"{manager.code} reports (directly or not) to {self.code}, "

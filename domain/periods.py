@@ -24,7 +24,7 @@ _PATTERNS = (
 )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Period:
     year: int
     kind: PeriodKind

@@ -8,6 +8,7 @@ Nothing is ever half-recorded, and a rejected command records nothing.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from service import idempotency
 from service.transcodings import register_domain_transcodings
 
 _ID_NAMESPACE = UUID("9d1c1a52-5b8e-4f43-a2a8-3a5f8b7e4c11")
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 25
 MAX_CHAIN = 100
 
 HR_ROLES = frozenset({Role.HR, Role.ADMIN, Role.SYSTEM})
@@ -141,7 +142,7 @@ class Perfledger(Application[UUID]):
                 # Someone else changed one of these aggregates since we loaded it. The cache
                 # holds unmodified copies and fast-forwards them on the next load, so deciding
                 # again sees the other writer's events.
-                time.sleep(0.002 * (attempt + 1))
+                time.sleep(_backoff(attempt))
                 continue
             return Receipt(_position(recordings), result_id, result_version)
         raise ConcurrentModification(
@@ -388,7 +389,7 @@ class Perfledger(Application[UUID]):
         def decide() -> Decision:
             if owner_kind is OwnerKind.EMPLOYEE:
                 owner = self._load(Employee, owner_id, "employee", "ownerId")
-                owner.require_active("take on goals")
+                owner.require_active("take on goals", field="ownerId")
                 department_id = owner.department_id
                 self._require_may_manage(provenance, owner_id, "set an employee's goals")
             else:
@@ -524,6 +525,12 @@ class Perfledger(Application[UUID]):
 
     def rule_book(self) -> RuleBook:
         return self._rule_book()
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before deciding again: growing, capped, and jittered so that writers
+    that collided once do not collide again in lock-step."""
+    return random.uniform(0, min(0.002 * 2**attempt, 0.1))  # noqa: S311 - not for secrecy
 
 
 def _position(recordings: list[Recording[UUID]]) -> int:
