@@ -73,7 +73,9 @@ async def connect(database: db.Database) -> asyncpg.Connection:
     return await asyncpg.connect(**database.asyncpg_kwargs())
 
 
-def build_runner(app: Perfledger, projector: Projector, database: db.Database) -> ProjectionRunner:
+def build_runner(
+    app: Perfledger, projector: Projector, database: db.Database, batch_size: int = 5000
+) -> ProjectionRunner:
     recorder = app.recorder
 
     def read(after: int, limit: int) -> list[object]:
@@ -85,6 +87,7 @@ def build_runner(app: Perfledger, projector: Projector, database: db.Database) -
         app.mapper.to_domain_event,
         lambda: connect(database),
         events_channel=f"{app.name.lower()}_events",
+        batch_size=batch_size,
     )
 
 
@@ -110,7 +113,7 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
         app=app,
         read_pool=read_pool,
         projector=projector,
-        runner=build_runner(app, projector, database),
+        runner=build_runner(app, projector, database, settings.projection_batch),
         watcher=PositionWatcher(lambda: connect(database), projector.name),
         executor=ThreadPoolExecutor(settings.write_pool_size, thread_name_prefix="writer"),
     )

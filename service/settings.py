@@ -28,6 +28,7 @@ class Settings:
     wait_timeout_seconds: float = 5.0
     max_body_bytes: int = 64 * 1024
     token_ttl_hours: int = 12
+    projection_batch: int = 5000
 
     @property
     def embedded(self) -> bool:
@@ -94,4 +95,5 @@ def from_environment() -> Settings:
         seed_demo=_flag("PERFLEDGER_SEED_DEMO", True),
         read_pool_size=_int("PERFLEDGER_READ_POOL_SIZE", 10),
         write_pool_size=_int("PERFLEDGER_WRITE_POOL_SIZE", 10),
+        projection_batch=_int("PERFLEDGER_PROJECTION_BATCH", 5000),
     )
