@@ -32,7 +32,7 @@ def admin_database() -> Iterator[Database]:
     import pgserver
 
     directory = Path(tempfile.mkdtemp(prefix="perfledger-pg-"))
-    server = pgserver.get_server(directory, cleanup_mode="delete")
+    server = pgserver.get_server(directory, cleanup_mode="delete")  # type: ignore[attr-defined]
     yield Database.from_url(server.get_uri())
     server.cleanup()
 
