@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from uuid import UUID
@@ -235,6 +236,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # initdb's chatter on first start
+    # pgserver asks platformdirs for a runtime dir; on servers without a session that only warns.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     args = parser().parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         code: int = args.run(args)
