@@ -10,6 +10,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 DATABASE_NAME = "perfledger"
+# The recorder with safe large saves (service/recorder.py); named by topic, as the library wants.
+RECORDER_TOPIC = "service.recorder:PerfledgerRecorder"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Database:
     def eventsourcing_env(self) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
             "POSTGRES_DBNAME": self.dbname,
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),

@@ -48,10 +48,10 @@ from service.application import Perfledger, department_id_for, employee_id_for
 
 MAX_EMPLOYEES = 200_000
 TEAM_SIZE = 50
-# A transaction holds about this many bytes of stored events. Not more: in pipeline mode (which
-# the event store uses) psycopg can stop sending a statement that does not fit the socket's buffer
-# and then wait forever for its result (seen here from about 400 KB on a Unix socket).
-BATCH_BYTES = 128 * 1024
+# A transaction holds about this many bytes of stored events. Saves this large bypass psycopg's
+# pipeline mode (see service/recorder.py) and commit without waiting for the disk; the last one
+# waits, which makes every earlier one durable too.
+BATCH_BYTES = 2 * 1024 * 1024
 # Approximate stored size of each kind of event, to stay within BATCH_BYTES without encoding twice.
 SET_BYTES = {Goal: 1100, GoalSet: 300, Employee: 650, Department: 350, RuleBook: 1200}
 PROGRESS_BYTES = 300
@@ -419,7 +419,7 @@ class _Seeder:
         if self.set_up_bytes + self.measured_bytes >= BATCH_BYTES:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, *, durable: bool = False) -> None:
         """Hand the batch to the writer thread, once it has written the previous one.
 
         One transaction holds the measurements of the previous batch (whose goals the previous
@@ -433,11 +433,12 @@ class _Seeder:
         self.carried, self.set_up, self.measured = self.measured, [], []
         self.set_up_bytes = self.measured_bytes = 0
         self.wait()
-        self.in_flight = self.writer.submit(self._write, set_up, measured)
+        self.in_flight = self.writer.submit(self._write, set_up, measured, durable)
 
     def finish(self) -> None:
-        self.flush()
-        self.flush()  # the last batch's measurements
+        # Commits that wait for the disk: each makes every earlier (bulk) commit durable too.
+        self.flush(durable=True)
+        self.flush(durable=True)  # the last batch's measurements
         self.wait()
 
     def wait(self) -> None:
@@ -448,13 +449,15 @@ class _Seeder:
         if self.progress is not None:
             self.progress(self.events, max(self.estimate, self.events))
 
-    def _write(self, set_up: list[Aggregate], measured: list[_Measured]) -> int:
+    def _write(self, set_up: list[Aggregate], measured: list[_Measured], durable: bool) -> int:
         provenance = self.provenance
         for item in measured:
             for value, as_of in item.readings:
                 item.goal.record_progress(value, as_of, item.source, provenance)
         aggregates = [*(item.goal for item in measured), *set_up]
-        return len(self.app.save(*aggregates)) if aggregates else 0
+        if not aggregates:
+            return 0
+        return len(self.app.save(*aggregates, bulk=not durable))
 
     def readings(
         self,
