@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -370,6 +371,7 @@ class Server:
         self.port = port
         self.log_path = logdir / f"{name}.log"
         self.log = self.log_path.open("w")
+        self.quiet_after = 0.0
         self.process = subprocess.Popen(
             argv,
             env={**os.environ, **env},
@@ -399,6 +401,18 @@ class Server:
                         return
                 time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not become ready in {timeout}s:\n{self.log_tail()}")
+
+    def wait_quiet(self, timeout: float = 180) -> float:
+        """Wait until the server idles (under 5% of a core for a second): the service loads
+        its read models into memory after it reports healthy, and that must not count."""
+        started = time.monotonic()
+        hz = os.sysconf("SC_CLK_TCK")
+        while time.monotonic() - started < timeout:
+            before = CoreSampler._ticks(self.process.pid)
+            time.sleep(1.0)
+            if (CoreSampler._ticks(self.process.pid) - before) / hz < 0.05:
+                break
+        return time.monotonic() - started
 
     def peak_rss_kib(self) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -431,6 +445,7 @@ def start_service(database: Database, logdir: Path, cpus: str | None, name: str)
         )
 
     server.wait_healthy(ready)
+    server.quiet_after = server.wait_quiet()
     return server
 
 
@@ -456,6 +471,7 @@ def start_plain(database: Database, logdir: Path, cpus: str | None) -> Server:
     )
     server = Server("plain", argv, {"DATABASE_URL": database.psycopg_conninfo()}, port, logdir)
     server.wait_healthy(lambda health: health.get("status") == "ok")
+    server.quiet_after = server.wait_quiet()
     return server
 
 
@@ -501,15 +517,28 @@ def wrk(
             token or "-",
         ],
     )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     for line in done.stdout.splitlines():
         if line.startswith("WRK_SUMMARY "):
             summary: dict[str, Any] = json.loads(line.removeprefix("WRK_SUMMARY "))
             seconds_run = summary["duration_us"] / 1e6
             good = summary["checked"] - summary["bad"]
             summary["rps"] = round(good / seconds_run, 1)
+            used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            summary["wrk_cores"] = round(used / seconds_run, 2)
             return summary
     raise RuntimeError(f"wrk gave no summary (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+
+
+def with_client(cpu: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """Add the load generator's share, and what is left: other work on the machine."""
+    cpu = {**cpu, "wrk_cores": summary["wrk_cores"]}
+    busy = sum(v for k, v in cpu.items() if k.startswith("cpu") and k.endswith("_busy"))
+    ours = cpu.get("server_cores", 0) + cpu.get("postgres_cores", 0) + summary["wrk_cores"]
+    cpu["other_cores"] = round(max(0.0, busy - ours), 2)
+    return cpu
 
 
 def latency_figures(summary: dict[str, Any]) -> dict[str, Any]:
@@ -742,7 +771,11 @@ class Bench:
             summary = wrk(url, bodies, seconds=self.sizes.measure_seconds, **common)  # type: ignore[arg-type]
         if summary["bad"]:
             log(f"{server.name}: {summary['bad']} bad responses, e.g. {summary['first_bad']}")
-        return {**latency_figures(summary), "cpu": cpu}
+        return {
+            **latency_figures(summary),
+            "cpu": with_client(cpu, summary),
+            "idle_after_start_s": round(server.quiet_after, 1),
+        }
 
     # 4. mutations: recordProgress over GraphQL beside raw appends on the application
 
@@ -798,7 +831,12 @@ class Bench:
             finally:
                 service.stop()
             self.pg.drop(name)
-            graphql = {**latency_figures(summary), "events_recorded": recorded, "cpu": cpu}
+            graphql = {
+                **latency_figures(summary),
+                "events_recorded": recorded,
+                "cpu": with_client(cpu, summary),
+                "idle_after_start_s": round(service.quiet_after, 1),
+            }
 
             name, database = self.pg.create("mutation_raw", template=self.dataset)
             log(f"mutation: raw appends on the application, {conns} threads")
@@ -983,11 +1021,16 @@ def git_commit() -> str:
 
 
 def append_results(
-    lines: list[dict[str, Any]], mode: str, command: str, bench: Bench | None, load_before: float
+    lines: list[dict[str, Any]],
+    mode: str,
+    command: str,
+    bench: Bench | None,
+    load_before: float,
+    commit: str,
 ) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     heading = [
-        f"## {when} · commit {git_commit()} · {mode}",
+        f"## {when} · commit {commit} · {mode}",
         "",
         f"- machine: {machine()}",
         f"- command: `{command}`",
@@ -1050,6 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(line)
         print(json.dumps(line), flush=True)
 
+    commit = git_commit()  # now: the tree may change while the benchmarks run
     load_before = busy_share()
     if load_before > 0.15:
         log(f"warning: the machine is {load_before:.0%} busy before the run; figures will suffer")
@@ -1077,7 +1121,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"done in {time.monotonic() - started:.0f}s")
         if lines and not args.no_record:
             took = f"{mode}, {time.monotonic() - started:.0f}s"
-            append_results(lines, took, command, bench, load_before)
+            append_results(lines, took, command, bench, load_before, commit)
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if any("error" in line for line in lines) else 0
 
