@@ -1121,7 +1121,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"done in {time.monotonic() - started:.0f}s")
         if lines and not args.no_record:
             took = f"{mode}, {time.monotonic() - started:.0f}s"
-            append_results(lines, took, command, bench, load_before, commit)
+            now = git_commit()
+            label = (
+                commit if now == commit else f"{commit} (the tree moved to {now} during the run)"
+            )
+            append_results(lines, took, command, bench, load_before, label)
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if any("error" in line for line in lines) else 0
 
