@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import ASTValidationRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from service.api.errors import should_mask
 from service.api.mutations import Mutation
@@ -20,6 +22,13 @@ MAX_DEPTH = 10
 MAX_TOKENS = 2000
 MAX_ALIASES = 30
 
+# The limit rules are classes made once: the validation cache keys on the rule classes, and a
+# QueryDepthLimiter or MaxAliasesLimiter built per request makes new ones, so nothing would hit.
+LIMIT_RULES: list[type[ASTValidationRule]] = [
+    depth_rule(MAX_DEPTH, None, None),
+    aliases_rule(MAX_ALIASES),
+]
+
 
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
@@ -28,8 +37,7 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             # Factories: a fresh extension per request; the caches live at module level.
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(LIMIT_RULES),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             lambda: MaskErrors(should_mask_error=should_mask),

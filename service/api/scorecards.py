@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -61,6 +61,7 @@ class Scorecard:
     measured_count: int
     position: int
     breakdown: strawberry.Private[str]
+    preloaded_employee: strawberry.Private[Employee | None] = None
 
     @classmethod
     def from_row(cls, r: asyncpg.Record) -> Scorecard:
@@ -99,10 +100,12 @@ class Scorecard:
         ]
 
     @strawberry.field
-    async def employee(self, info: Info) -> Employee | None:
-        if self.owner_kind is not OwnerKind.EMPLOYEE:
-            return None
-        return await info.context.loaders.employee.load(UUID(self.owner_id))
+    def employee(self, info: Info) -> Employee | None:
+        # Not a coroutine: most scorecards come with their employee, and a coroutine per row
+        # costs more than the row. Otherwise the loader's future is returned, and awaited.
+        if self.preloaded_employee is not None or self.owner_kind is not OwnerKind.EMPLOYEE:
+            return self.preloaded_employee
+        return cast("Employee | None", info.context.loaders.employee.load(UUID(self.owner_id)))
 
     @strawberry.field(description="The rule-set version the score was computed under.")
     async def rule_set(self, info: Info) -> RuleSetVersion | None:
@@ -141,10 +144,14 @@ class DepartmentScorecard:
     members: list[Scorecard] = strawberry.field(
         description="Employee scorecards you may see, by employee code."
     )
-    distribution: Distribution
-    department_goals: Scorecard | None = strawberry.field(
-        description="The scorecard of the department's own goals."
-    )
+
+    @strawberry.field(description="Mean, spread, tier counts and score buckets of `members`.")
+    def distribution(self) -> Distribution:
+        return distribution(self.members)
+
+    @strawberry.field(description="The scorecard of the department's own goals.")
+    async def department_goals(self, info: Info) -> Scorecard | None:
+        return await info.context.loaders.scorecard.load((UUID(self.department.id), self.period))
 
 
 def _round(value: float | Decimal) -> Decimal:
@@ -165,7 +172,11 @@ def distribution(cards: list[Scorecard]) -> Distribution:
         count=len(scores),
         mean=_round(sum(scores, Decimal(0)) / len(scores)) if scores else None,
         median=_round(statistics.median(scores)) if scores else None,
-        standard_deviation=_round(statistics.pstdev(scores)) if len(scores) > 1 else None,
+        # In floats: exact rational arithmetic on Decimals costs more than the whole query, and
+        # the spread is descriptive (the mean, which rules may use, stays exact).
+        standard_deviation=_round(statistics.pstdev([float(s) for s in scores]))
+        if len(scores) > 1
+        else None,
         minimum=min(scores) if scores else None,
         maximum=max(scores) if scores else None,
         tiers=[TierCount(tier=t, count=n) for t, n in sorted(tiers.items())],
@@ -183,11 +194,15 @@ async def scorecard_for(context: Context, employee_id: UUID, period: str) -> Sco
     return await context.loaders.scorecard.load((employee_id, _period(period)))
 
 
+# One round trip: the department, and its members' scorecards with their directory entries.
 _MEMBERS = """
-SELECT s.*, e.id AS e_id, e.code, e.name, e.job_title, e.hire_date, e.leave_date,
+SELECT d.id AS d_id, d.code AS d_code, d.name AS d_name, d.parent_id AS d_parent_id,
+       d.opened_at AS d_opened_at, s.*, e.code, e.name, e.job_title, e.hire_date, e.leave_date,
        e.department_id AS e_department_id, e.manager_id, e.attributes
-FROM scorecards s JOIN employees e ON e.id = s.owner_id
-WHERE s.department_id = ANY($1::uuid[]) AND s.period = $2 AND s.owner_kind = 'employee'
+FROM departments d
+LEFT JOIN (scorecards s JOIN employees e ON e.id = s.owner_id)
+       ON s.department_id = ANY($2::uuid[]) AND s.period = $3 AND s.owner_kind = 'employee'
+WHERE d.id = $1
 ORDER BY e.code
 """
 
@@ -205,42 +220,42 @@ async def department_scorecard(
     context: Context, department_id: UUID, period: str, *, include_sub_departments: bool = False
 ) -> DepartmentScorecard:
     period = _period(period)
-    department = await context.loaders.department.load(department_id)
-    if department is None:
-        raise QueryError("NOT_FOUND", f"department {department_id} does not exist")
     visible = await context.visibility.people()
     async with context.pool.acquire() as conn:
+        departments = [department_id]
         if include_sub_departments:
             departments = [r["id"] for r in await conn.fetch(_SUBTREE, department_id)]
-        else:
-            departments = [department_id]
-        rows = await conn.fetch(_MEMBERS, departments, period)
-        own = await conn.fetchrow(
-            "SELECT * FROM scorecards WHERE owner_id = $1 AND period = $2", department_id, period
-        )
+        rows = await conn.fetch(_MEMBERS, department_id, departments, period)
+    if not rows:
+        raise QueryError("NOT_FOUND", f"department {department_id} does not exist")
+    first = rows[0]
+    department = Department(
+        id=strawberry.ID(str(first["d_id"])),
+        code=first["d_code"],
+        name=first["d_name"],
+        opened_at=first["d_opened_at"],
+        parent_id=first["d_parent_id"],
+    )
     members: list[Scorecard] = []
     for r in rows:
-        if visible is not None and r["owner_id"] not in visible:
+        owner = r["owner_id"]
+        if owner is None or (visible is not None and owner not in visible):
             continue
-        members.append(Scorecard.from_row(r))
-        context.loaders.employee.prime(
-            r["e_id"],
-            Employee(
-                id=strawberry.ID(str(r["e_id"])),
-                code=r["code"],
-                name=r["name"],
-                job_title=r["job_title"],
-                hire_date=r["hire_date"],
-                leave_date=r["leave_date"],
-                department_id=r["e_department_id"],
-                manager_id=r["manager_id"],
-                attribute_map=json.loads(r["attributes"]),
-            ),
+        card = Scorecard.from_row(r)
+        card.preloaded_employee = Employee(
+            id=card.owner_id,
+            code=r["code"],
+            name=r["name"],
+            job_title=r["job_title"],
+            hire_date=r["hire_date"],
+            leave_date=r["leave_date"],
+            department_id=r["e_department_id"],
+            manager_id=r["manager_id"],
+            attributes_json=r["attributes"],
         )
+        members.append(card)
     return DepartmentScorecard(
         department=department,
         period=period,
         members=members,
-        distribution=distribution(members),
-        department_goals=Scorecard.from_row(own) if own is not None else None,
     )

@@ -88,7 +88,7 @@ class Employee:
     leave_date: date | None
     department_id: strawberry.Private[UUID]
     manager_id: strawberry.Private[UUID | None]
-    attribute_map: strawberry.Private[dict[str, str]]
+    attributes_json: strawberry.Private[str]  # parsed only for those who may see it
 
     @classmethod
     def from_row(cls, r: asyncpg.Record) -> Employee:
@@ -101,7 +101,7 @@ class Employee:
             leave_date=r["leave_date"],
             department_id=r["department_id"],
             manager_id=r["manager_id"],
-            attribute_map=json.loads(r["attributes"]),
+            attributes_json=r["attributes"],
         )
 
     @strawberry.field
@@ -121,7 +121,8 @@ class Employee:
     def attributes(self, info: Info) -> list[Attribute] | None:
         if not info.context.visibility.sees_attributes:
             return None
-        return [Attribute(key=k, value=v) for k, v in sorted(self.attribute_map.items())]
+        values: dict[str, str] = json.loads(self.attributes_json)
+        return [Attribute(key=k, value=v) for k, v in sorted(values.items())]
 
     @strawberry.field(description="Goals you may see (empty if you may not see this person's).")
     async def goals(self, info: Info, period: str | None = None) -> list[Goal]:
