@@ -253,18 +253,19 @@ class Postgres:
 
     def describe(self) -> str:
         where = "embedded (pgserver)" if self.embedded else "DATABASE_URL"
-        return f"PostgreSQL {self.version}, {where}"
+        pinned = "" if self.postmaster else "; its processes not found here, so not pinned"
+        return f"PostgreSQL {self.version}, {where}{pinned}"
 
     def _find_postmaster(self) -> int | None:
         """The postmaster's pid when the server runs on this machine (for pinning it)."""
         with psycopg.connect(self.admin.psycopg_conninfo()) as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        if row is None:
-            return None
-        try:
-            status = Path(f"/proc/{row[0]}/status").read_text()
-        except OSError:
-            return None  # a remote server
+            if row is None:
+                return None
+            try:  # while connected: the backend exits with its connection
+                status = Path(f"/proc/{row[0]}/status").read_text()
+            except OSError:
+                return None  # a remote server
         parent = next(int(line.split()[1]) for line in status.splitlines() if "PPid:" in line)
         comm = Path(f"/proc/{parent}/comm").read_text().strip() if parent > 1 else ""
         return parent if comm.startswith("postgres") else None

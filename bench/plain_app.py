@@ -47,11 +47,21 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _arguments(team: UUID, period: str) -> tuple[Any, ...]:
+    """The resolver's parameters: (department, departments, period) since the query fetches
+    the department in the same round trip, (departments, period) before."""
+    if "$3" in _MEMBERS:
+        return team, [team], period
+    return [team], period
+
+
 async def scorecard(request: Request) -> Response:
     body: dict[str, Any] = await request.json()
     assert _pool is not None
+    team = UUID(body["departmentId"])
     async with _pool.acquire() as conn:
-        rows = await conn.fetch(_MEMBERS, [UUID(body["departmentId"])], body["period"])
+        rows = await conn.fetch(_MEMBERS, *_arguments(team, body["period"]))
+    rows = [r for r in rows if r["owner_id"] is not None]  # a department row without members
     members = [
         {
             "ownerId": str(r["owner_id"]),
