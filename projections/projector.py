@@ -7,6 +7,7 @@ apply a batch twice: its transaction fails, it drops its memory and reloads from
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,6 +81,7 @@ class Projector:
                 "SELECT position FROM projection_tracking WHERE name = $1", self.name
             )
         self.position = position
+        gc.freeze()  # see ProjectionRunner.catch_up
         return position
 
     def forget(self) -> None:

@@ -9,6 +9,7 @@ choice. It wakes on the store's NOTIFY and also polls, so a lost notification on
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -105,6 +106,12 @@ class ProjectionRunner:
                 pending.cancel()
                 raise
             applied += len(events)
+            if len(events) >= self.batch_size // 2:
+                # Catching up on a long log: the read models' memory grows by the batch and
+                # holds no cycles, so move it out of the cyclic collector's sight, or each full
+                # collection rescans all of it. Not in steady state: freezing also pins any
+                # cyclic garbage alive at that moment, which is harmless only now and then.
+                gc.freeze()
             if progress is not None:
                 progress(applied, last_position)
         return CatchUp(applied, self.projector.position or 0, time.perf_counter() - started)

@@ -58,7 +58,17 @@ async def print_tokens(services: Services) -> None:
             if lead
             else None
         )
-    people = [(Role.ADMIN, top), (Role.HR, top), (Role.AUDITOR, top)]
+        by_function = {
+            prefix: await conn.fetchrow(
+                "SELECT e.id, e.code, e.name FROM employees e JOIN departments d "
+                "ON d.id = e.department_id WHERE d.name LIKE $1 ORDER BY e.code LIMIT 1",
+                f"{prefix}%",
+            )
+            for prefix in ("Human resources", "Finance")
+        }
+    hr = by_function["Human resources"] or top
+    auditor = by_function["Finance"] or top
+    people = [(Role.ADMIN, top), (Role.HR, hr), (Role.AUDITOR, auditor)]
     people += [(Role.MANAGER, lead), (Role.EMPLOYEE, member)]
     lines = [
         "",
