@@ -45,7 +45,31 @@ def mint(secret: str, employee_id: UUID, role: Role, *, ttl_hours: int = 12) -> 
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+_VERIFIED_MAX = 4096
+_verified: dict[tuple[str, str], tuple[Viewer, int]] = {}
+
+
 def verify(secret: str, token: str) -> Viewer:
+    """The token's viewer, if the signature, issuer and expiry hold.
+
+    A verified token is remembered (with its expiry, checked on every use): dashboards send the
+    same token with every request, and checking its signature each time costs more than
+    answering a small query.
+    """
+    known = _verified.get((secret, token))
+    if known is not None:
+        viewer, expires = known
+        if time.time() < expires:
+            return viewer
+        del _verified[(secret, token)]
+    viewer, expires = _verify(secret, token)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[(secret, token)] = (viewer, expires)
+    return viewer
+
+
+def _verify(secret: str, token: str) -> tuple[Viewer, int]:
     try:
         claims = jwt.decode(
             token,
@@ -65,7 +89,7 @@ def verify(secret: str, token: str) -> Viewer:
         raise AuthenticationFailed("the bearer token names no valid role or employee") from None
     if role not in TOKEN_ROLES:
         raise AuthenticationFailed(f"role {role.value!r} cannot sign in")
-    return Viewer(employee_id, role)
+    return Viewer(employee_id, role), int(claims["exp"])
 
 
 def from_header(secret: str, authorization: str | None) -> Viewer:

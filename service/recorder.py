@@ -18,11 +18,23 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 
 PIPELINE_MAX_EVENTS = 200
 
 
 class PerfledgerRecorder(PostgresApplicationRecorder):
+    _notify_statement: bytes | None = None
+
+    def _notify_channel(self, curs: Cursor[DictRow]) -> None:
+        # The library composes this statement on every save; its text never changes.
+        if self._notify_statement is None:
+            statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+            self._notify_statement = statement.as_bytes(curs)
+        curs.execute(self._notify_statement)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
