@@ -138,7 +138,8 @@ class GoalsModel:
         self.by_owner_period: dict[OwnerPeriod, set[UUID]] = {}
         self.goal_sets: dict[OwnerPeriod, GoalSetRow] = {}
         self.goal_set_keys: dict[UUID, OwnerPeriod] = {}
-        self.dirty: set[UUID] = set()
+        self.dirty: set[UUID] = set()  # rows to write whole
+        self.progressed: set[UUID] = set()  # rows whose measurement alone changed
         self.dirty_sets: set[OwnerPeriod] = set()
         # (owner, period) whose score inputs changed, with the last position that changed them
         self.changed_scores: dict[OwnerPeriod, int] = {}
@@ -193,9 +194,12 @@ class GoalsModel:
         self._index(row)
         self._touch(row, position)
 
-    def _touch(self, row: GoalRow, position: int) -> None:
+    def _touch(self, row: GoalRow, position: int, *, progress_only: bool = False) -> None:
         row.position = position
-        self.dirty.add(row.id)
+        if progress_only:
+            self.progressed.add(row.id)
+        else:
+            self.dirty.add(row.id)
         self.changed_scores[(row.owner_id, row.period)] = position
 
     def _progress(self, e: Any, position: int) -> None:
@@ -206,7 +210,7 @@ class GoalsModel:
         if row.latest_as_of is None or e.as_of >= row.latest_as_of:
             row.latest_value = e.value
             row.latest_as_of = e.as_of
-        self._touch(row, position)
+        self._touch(row, position, progress_only=True)
 
     def _target_revised(self, e: Any, position: int) -> None:
         row = self.goals[e.originator_id]
@@ -324,6 +328,21 @@ class GoalsModel:
                 for g in rows
             ],
         )
+        # Most changes are new measurements: update just those columns (far less to encode).
+        progressed = sorted(self.progressed - self.dirty)
+        if progressed:
+            rows_ = [self.goals[i] for i in progressed]
+            await conn.execute(
+                "UPDATE goals AS g SET latest_value = t.v, latest_as_of = t.a, "
+                "measurements = t.m, position = t.p "
+                "FROM unnest($1::uuid[], $2::numeric[], $3::date[], $4::integer[], $5::bigint[]) "
+                "AS t(id, v, a, m, p) WHERE g.id = t.id",
+                progressed,
+                [g.latest_value for g in rows_],
+                [g.latest_as_of for g in rows_],
+                [g.measurements for g in rows_],
+                [g.position for g in rows_],
+            )
         sets = [self.goal_sets[k] for k in sorted(self.dirty_sets, key=lambda k: (k[0], k[1]))]
         await upsert(
             conn,
@@ -345,5 +364,6 @@ class GoalsModel:
 
     def committed(self) -> None:
         self.dirty.clear()
+        self.progressed.clear()
         self.dirty_sets.clear()
         self.changed_scores.clear()
