@@ -266,6 +266,7 @@ class GoalSet(Aggregate):
         owner_kind: OwnerKind,
         owner_id: UUID,
         period: str,
+        provenance: Provenance,
     ) -> None:
         self.owner_kind = owner_kind
         self.owner_id = owner_id
@@ -274,12 +275,15 @@ class GoalSet(Aggregate):
         self.confirmed = False
 
     @classmethod
-    def start(cls, owner_kind: OwnerKind, owner_id: UUID, period: str) -> GoalSet:
+    def start(
+        cls, owner_kind: OwnerKind, owner_id: UUID, period: str, provenance: Provenance
+    ) -> GoalSet:
         return cls(
             id=goal_set_id(owner_id, period),
             owner_kind=owner_kind,
             owner_id=owner_id,
             period=period,
+            provenance=provenance,
         )
 
     @property

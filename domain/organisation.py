@@ -197,12 +197,12 @@ class OrgStructure(Aggregate):
     """
 
     @event("Started")
-    def __init__(self, id: UUID) -> None:
+    def __init__(self, id: UUID, provenance: Provenance) -> None:
         pass
 
     @classmethod
-    def start(cls) -> OrgStructure:
-        return cls(id=ORG_STRUCTURE_ID)
+    def start(cls, provenance: Provenance) -> OrgStructure:
+        return cls(id=ORG_STRUCTURE_ID, provenance=provenance)
 
     def note_change(self, subject_id: UUID, provenance: Provenance) -> None:
         self._changed(subject_id, provenance)

@@ -136,13 +136,13 @@ class RuleBook(Aggregate):
     """Every rule-set version ever defined, and when production adopted which."""
 
     @event("Opened")
-    def __init__(self, id: UUID) -> None:
+    def __init__(self, id: UUID, provenance: Provenance) -> None:
         self.versions: dict[int, RuleSet] = {}
         self.adoptions: list[Adoption] = []
 
     @classmethod
-    def open(cls) -> RuleBook:
-        return cls(id=RULE_BOOK_ID)
+    def open(cls, provenance: Provenance) -> RuleBook:
+        return cls(id=RULE_BOOK_ID, provenance=provenance)
 
     def define(self, rules: RuleSet, description: str, provenance: Provenance) -> int:
         version = len(self.versions) + 1

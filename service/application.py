@@ -262,7 +262,7 @@ class Perfledger(Application[UUID]):
     ) -> Receipt:
         def decide() -> Decision:
             self._require_hr(provenance, "move departments")
-            structure = self._org_structure()
+            structure = self._org_structure(provenance)
             department = self._load(Department, department_id, "department", "departmentId")
             ancestry = self.department_ancestry(parent_id) if parent_id is not None else []
             department.move_under(parent_id, ancestry, provenance)
@@ -271,9 +271,9 @@ class Perfledger(Application[UUID]):
 
         return self._execute(provenance, "moveDepartment", {}, decide)
 
-    def _org_structure(self) -> OrgStructure:
+    def _org_structure(self, provenance: Provenance) -> OrgStructure:
         structure = self._load_optional(OrgStructure, ORG_STRUCTURE_ID)
-        return structure if structure is not None else OrgStructure.start()
+        return structure if structure is not None else OrgStructure.start(provenance)
 
     def hire_employee(
         self,
@@ -338,7 +338,7 @@ class Perfledger(Application[UUID]):
     ) -> Receipt:
         def decide() -> Decision:
             self._require_hr(provenance, "change reporting lines")
-            structure = self._org_structure()
+            structure = self._org_structure(provenance)
             employee = self._load(Employee, employee_id, "employee", "employeeId")
             manager = None
             chain: list[UUID] = []
@@ -413,7 +413,7 @@ class Perfledger(Application[UUID]):
             )
             goal_set = self._load_optional(GoalSet, goal_set_id(owner_id, goal.spec.period))
             if goal_set is None:
-                goal_set = GoalSet.start(owner_kind, owner_id, goal.spec.period)
+                goal_set = GoalSet.start(owner_kind, owner_id, goal.spec.period, provenance)
             goal_set.add(goal.id, goal.spec.weight, provenance)
             return [goal, goal_set], goal.id, goal.version
 
@@ -501,14 +501,14 @@ class Perfledger(Application[UUID]):
 
     # -- rules ----------------------------------------------------------------------------------
 
-    def _rule_book(self) -> RuleBook:
+    def _rule_book(self, provenance: Provenance) -> RuleBook:
         book = self._load_optional(RuleBook, RULE_BOOK_ID)
-        return book if book is not None else RuleBook.open()
+        return book if book is not None else RuleBook.open(provenance)
 
     def define_rule_set(self, provenance: Provenance, rules: RuleSet, description: str) -> Receipt:
         def decide() -> Decision:
             self._require_hr(provenance, "define rule sets")
-            book = self._rule_book()
+            book = self._rule_book(provenance)
             version = book.define(rules, description, provenance)
             return [book], book.id, version
 
@@ -517,14 +517,15 @@ class Perfledger(Application[UUID]):
     def adopt_rule_set(self, provenance: Provenance, version: int, effective_from: date) -> Receipt:
         def decide() -> Decision:
             self._require_hr(provenance, "adopt rule sets")
-            book = self._rule_book()
+            book = self._rule_book(provenance)
             book.adopt(version, effective_from, provenance)
             return [book], book.id, version
 
         return self._execute(provenance, "adoptRuleSet", {}, decide)
 
     def rule_book(self) -> RuleBook:
-        return self._rule_book()
+        """The rule book as recorded (NotFound before the first rule-set is defined)."""
+        return self._load(RuleBook, RULE_BOOK_ID, "rule book", "version")
 
 
 def _backoff(attempt: int) -> float:

@@ -529,7 +529,7 @@ class _Seeder:
                 self.quarter_months[period.index - 1],
                 3,
             )
-        goal_set = GoalSet.start(owner_kind, owner_id, period_text)
+        goal_set = GoalSet.start(owner_kind, owner_id, period_text, self.provenance)
         goals: dict[str, Goal] = {}
         for kpi, weight in zip(kpis, self.weights(len(kpis)), strict=True):
             baseline = kpi.baseline
@@ -682,7 +682,7 @@ class _Seeder:
         return employee
 
     def rule_book(self) -> None:
-        book = RuleBook.open()
+        book = RuleBook.open(self.provenance)
         version = book.define(DEFAULT_RULES, RULES_DESCRIPTION, self.provenance)
         book.adopt(version, date(self.year - 5, 1, 1), self.provenance)
         self._add(book)

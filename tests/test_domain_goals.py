@@ -60,7 +60,7 @@ def make_goal(owner_kind: OwnerKind, parent: Goal | None, goal_spec: GoalSpec) -
 
 
 def new_goal_set(period: str = "2026-Q1") -> GoalSet:
-    goal_set = GoalSet.start(OwnerKind.EMPLOYEE, OWNER, period)
+    goal_set = GoalSet.start(OwnerKind.EMPLOYEE, OWNER, period, ACTOR)
     goal_set.collect_events()
     return goal_set
 
@@ -110,7 +110,9 @@ def test_goal_sets_are_one_per_owner_and_period() -> None:
     assert goal_set_id(OWNER, "2026-Q1") == goal_set_id(OWNER, "2026-Q1")
     assert goal_set_id(OWNER, "2026-Q1") != goal_set_id(OWNER, "2026-Q2")
     assert goal_set_id(OWNER, "2026-Q1") != goal_set_id(other_owner, "2026-Q1")
-    assert GoalSet.start(OwnerKind.EMPLOYEE, OWNER, "2026-Q1").id == goal_set_id(OWNER, "2026-Q1")
+    assert GoalSet.start(OwnerKind.EMPLOYEE, OWNER, "2026-Q1", ACTOR).id == goal_set_id(
+        OWNER, "2026-Q1"
+    )
 
 
 def test_confirming_goals_requires_weights_totalling_exactly_100() -> None:

@@ -191,7 +191,7 @@ def test_the_default_rules_are_valid() -> None:
 
 
 def book() -> RuleBook:
-    opened = RuleBook.open()
+    opened = RuleBook.open(HR)
     opened.collect_events()
     return opened
 

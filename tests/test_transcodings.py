@@ -101,7 +101,7 @@ def sample_events() -> Iterator[DomainEventProtocol[UUID]]:
     yield from boss.collect_events()
     yield from alice.collect_events()
 
-    structure = OrgStructure.start()
+    structure = OrgStructure.start(PLAIN)
     structure.note_change(alice.id, PLAIN)
     yield from structure.collect_events()
 
@@ -121,14 +121,14 @@ def sample_events() -> Iterator[DomainEventProtocol[UUID]]:
     yield from department_goal.collect_events()
     yield from goal.collect_events()
 
-    goal_set = GoalSet.start(OwnerKind.EMPLOYEE, alice.id, "2026-Q1")
+    goal_set = GoalSet.start(OwnerKind.EMPLOYEE, alice.id, "2026-Q1", PLAIN)
     goal_set.add(goal.id, Decimal("8.50"), PLAIN)
     goal_set.withdraw(goal.id, WITH_REASON)
     goal_set.add(UUID(int=0x63), Decimal("100.00"), PLAIN)
     goal_set.confirm(WITH_REASON)
     yield from goal_set.collect_events()
 
-    book = RuleBook.open()
+    book = RuleBook.open(PLAIN)
     book.define(RULES, "balanced scorecard pilot", WITH_REASON)
     book.define(RuleSet(), "no perspectives, no tiers", PLAIN)
     book.adopt(1, date(2026, 4, 1), PLAIN)
@@ -232,7 +232,7 @@ def test_a_rule_set_keeps_perspective_weights_and_tiers(app: Perfledger) -> None
 def test_provenance_round_trips_with_and_without_a_reason(
     app: Perfledger, provenance: Provenance
 ) -> None:
-    structure = OrgStructure.start()
+    structure = OrgStructure.start(PLAIN)
     structure.note_change(UUID(int=1), provenance)
     changed = structure.collect_events()[-1]
     decoded = app.mapper.to_domain_event(app.mapper.to_stored_event(changed))
@@ -241,7 +241,7 @@ def test_provenance_round_trips_with_and_without_a_reason(
 
 
 def test_an_org_structure_snapshot_round_trips(app: Perfledger) -> None:
-    structure = OrgStructure.start()
+    structure = OrgStructure.start(PLAIN)
     structure.note_change(UUID(int=1), PLAIN)
     structure.collect_events()
     snapshot = Snapshot.take(structure)
