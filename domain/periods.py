@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +33,13 @@ class Period:
 
     @classmethod
     def parse(cls, text: str, *, field: str = "period") -> Period:
+        try:
+            return _parsed(text)
+        except InvalidInput as error:
+            raise InvalidInput(error.message, field=field) from None
+
+    @classmethod
+    def _parse(cls, text: str) -> Period:
         for pattern, kind in _PATTERNS:
             match = pattern.match(text.strip())
             if match:
@@ -41,8 +49,7 @@ class Period:
                 index = int(match.group(2)) if kind is not PeriodKind.YEAR else 1
                 return cls(year, kind, index)
         raise InvalidInput(
-            f"period {text!r} is not a month (2026-03), a quarter (2026-Q1) or a year (2026)",
-            field=field,
+            f"period {text!r} is not a month (2026-03), a quarter (2026-Q1) or a year (2026)"
         )
 
     @property
@@ -72,3 +79,9 @@ class Period:
         if self.kind is PeriodKind.QUARTER:
             return f"{self.year}-Q{self.index}"
         return f"{self.year}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Period:
+    # Periods are immutable and few; projections and commands parse the same texts all day.
+    return Period._parse(text)
