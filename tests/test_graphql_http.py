@@ -361,3 +361,21 @@ def test_committed_schema_matches_the_code() -> None:
     assert committed == str(schema) + "\n", (
         "schema.graphql is out of date: run `perfledger schema --write schema.graphql`"
     )
+
+
+async def test_employees_page_through_in_code_order_without_overlap(server: Server) -> None:
+    position = await build_team(server)
+    query = """query($after: String, $p: Int) {
+      employees(first: 2, after: $after, minPosition: $p) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { code } } } }"""
+    first = (await server.graphql(query, {"p": position}))["data"]["employees"]
+    assert [e["node"]["code"] for e in first["edges"]] == ["A1", "B1"]
+    assert first["totalCount"] == 3
+    assert first["pageInfo"]["hasNextPage"] is True
+    second = (await server.graphql(query, {"after": first["pageInfo"]["endCursor"]}))["data"]
+    assert [e["node"]["code"] for e in second["employees"]["edges"]] == ["B2"]
+    assert second["employees"]["pageInfo"]["hasNextPage"] is False
+    managed = await server.graphql(
+        "query($m: ID) { employees(managerId: $m) { totalCount } }", {"m": str(BOSS)}
+    )
+    assert managed["data"]["employees"]["totalCount"] == 2

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+import asyncpg
 import strawberry
 
 from service.api.errors import QueryError
@@ -51,3 +53,38 @@ def page_size(first: int) -> int:
     if not 1 <= first <= MAX_PAGE:
         raise QueryError("INVALID_PAGE_SIZE", f"'first' must be between 1 and {MAX_PAGE}")
     return first
+
+
+async def page_by_code(
+    pool: asyncpg.Pool,
+    table: str,
+    filters: Sequence[tuple[str, object]],
+    first: int,
+    after: str | None,
+    build: Callable[[asyncpg.Record], T],
+    code_of: Callable[[T], str],
+) -> Connection[T]:
+    """A page of ``table`` (departments, employees) in code order where each (column, value) of
+    ``filters`` holds; the column names are the API's own, never a caller's."""
+    limit = page_size(first)
+    key = decode_cursor(after)
+    args: list[object] = [value for _, value in filters]
+    conditions = [f"{column} = ${i + 1}" for i, (column, _) in enumerate(filters)]
+    where = " AND ".join(["TRUE", *conditions])
+    async with pool.acquire() as conn:
+        total: int = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}", *args)
+        if key is not None:
+            args.append(key[0])
+            where += f" AND code > ${len(args)}"
+        rows = await conn.fetch(
+            f"SELECT * FROM {table} WHERE {where} ORDER BY code LIMIT {limit + 1}", *args
+        )
+    nodes = [build(r) for r in rows[:limit]]
+    return Connection(
+        edges=[Edge(cursor=encode_cursor([code_of(n)]), node=n) for n in nodes],
+        page_info=PageInfo(
+            has_next_page=len(rows) > limit,
+            end_cursor=encode_cursor([code_of(nodes[-1])]) if nodes else None,
+        ),
+        total_count=total,
+    )

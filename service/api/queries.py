@@ -11,7 +11,14 @@ import strawberry
 from domain.errors import DomainError
 from domain.goals import GoalStatus
 from service.api.errors import QueryError
-from service.api.pagination import Connection, Edge, decode_cursor, encode_cursor, page_size
+from service.api.pagination import (
+    Connection,
+    Edge,
+    decode_cursor,
+    encode_cursor,
+    page_by_code,
+    page_size,
+)
 from service.api.rules import RuleSetVersion
 from service.api.scorecards import (
     DepartmentScorecard,
@@ -80,30 +87,17 @@ class Query:
         min_position: MinPosition = None,
     ) -> Connection[Department]:
         await _reach(info, min_position)
-        limit = page_size(first)
-        key = decode_cursor(after)
-        conditions: list[str] = ["TRUE"]
-        args: list[object] = []
+        filters: list[tuple[str, object]] = []
         if parent_id is not None:
-            args.append(parse_id(parent_id, "parentId"))
-            conditions.append(f"parent_id = ${len(args)}")
-        where = " AND ".join(conditions)
-        async with info.context.pool.acquire() as conn:
-            total = await conn.fetchval(f"SELECT count(*) FROM departments WHERE {where}", *args)
-            if key is not None:
-                args.append(key[0])
-                where += f" AND code > ${len(args)}"
-            rows = await conn.fetch(
-                f"SELECT * FROM departments WHERE {where} ORDER BY code LIMIT {limit + 1}", *args
-            )
-        nodes = [Department.from_row(r) for r in rows[:limit]]
-        return Connection(
-            edges=[Edge(cursor=encode_cursor([n.code]), node=n) for n in nodes],
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit,
-                end_cursor=encode_cursor([nodes[-1].code]) if nodes else None,
-            ),
-            total_count=total,
+            filters.append(("parent_id", parse_id(parent_id, "parentId")))
+        return await page_by_code(
+            info.context.pool,
+            "departments",
+            filters,
+            first,
+            after,
+            Department.from_row,
+            lambda department: department.code,
         )
 
     @strawberry.field
@@ -127,36 +121,23 @@ class Query:
         min_position: MinPosition = None,
     ) -> Connection[Employee]:
         await _reach(info, min_position)
-        limit = page_size(first)
-        key = decode_cursor(after)
-        conditions: list[str] = ["TRUE"]
-        args: list[object] = []
+        filters: list[tuple[str, object]] = []
         if department_id is not None:
-            args.append(parse_id(department_id, "departmentId"))
-            conditions.append(f"department_id = ${len(args)}")
+            filters.append(("department_id", parse_id(department_id, "departmentId")))
         if manager_id is not None:
-            args.append(parse_id(manager_id, "managerId"))
-            conditions.append(f"manager_id = ${len(args)}")
-        where = " AND ".join(conditions)
-        async with info.context.pool.acquire() as conn:
-            total = await conn.fetchval(f"SELECT count(*) FROM employees WHERE {where}", *args)
-            if key is not None:
-                args.append(key[0])
-                where += f" AND code > ${len(args)}"
-            rows = await conn.fetch(
-                f"SELECT * FROM employees WHERE {where} ORDER BY code LIMIT {limit + 1}", *args
-            )
-        nodes = [Employee.from_row(r) for r in rows[:limit]]
-        for node in nodes:
-            info.context.loaders.employee.prime(UUID(node.id), node)
-        return Connection(
-            edges=[Edge(cursor=encode_cursor([n.code]), node=n) for n in nodes],
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit,
-                end_cursor=encode_cursor([nodes[-1].code]) if nodes else None,
-            ),
-            total_count=total,
+            filters.append(("manager_id", parse_id(manager_id, "managerId")))
+        page = await page_by_code(
+            info.context.pool,
+            "employees",
+            filters,
+            first,
+            after,
+            Employee.from_row,
+            lambda employee: employee.code,
         )
+        for edge in page.edges:
+            info.context.loaders.employee.prime(UUID(edge.node.id), edge.node)
+        return page
 
     @strawberry.field
     async def employee(
