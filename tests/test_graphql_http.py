@@ -379,3 +379,113 @@ async def test_employees_page_through_in_code_order_without_overlap(server: Serv
         "query($m: ID) { employees(managerId: $m) { totalCount } }", {"m": str(BOSS)}
     )
     assert managed["data"]["employees"]["totalCount"] == 2
+
+
+async def run(
+    server: Server, mutation: str, input_: dict[str, Any], input_type: str | None = None
+) -> dict[str, Any]:
+    name = input_type or mutation[0].upper() + mutation[1:] + "Input"
+    result = await server.graphql(
+        f"""mutation($input: {name}!) {{ {mutation}(input: $input) {{
+              __typename ... on CommandAccepted {{ position id version }}
+              ... on CommandRejected {{ code message field }} }} }}""",
+        {"input": input_},
+    )
+    assert "errors" not in result, result
+    payload: dict[str, Any] = result["data"][mutation]
+    return payload
+
+
+async def test_every_command_is_reachable_and_its_rejections_are_specific(
+    server: Server,
+) -> None:
+    await build_team(server)
+    child = await run(server, "openDepartment", {"code": "KEY", "name": "Key accounts"})
+    assert child["__typename"] == "CommandAccepted"
+    moved = await run(
+        server, "moveDepartment", {"departmentId": child["id"], "parentId": str(SALES)}
+    )
+    assert moved["__typename"] == "CommandAccepted"
+    cycle = await run(
+        server, "moveDepartment", {"departmentId": str(SALES), "parentId": child["id"]}
+    )
+    assert cycle["code"] == "DEPARTMENT_CYCLE"
+    renamed = await run(server, "renameDepartment", {"departmentId": child["id"], "name": "KAM"})
+    assert renamed["__typename"] == "CommandAccepted"
+    transferred = await run(
+        server,
+        "transferEmployee",
+        {"employeeId": str(BOB), "departmentId": child["id"], "effective": "2026-02-01"},
+    )
+    assert transferred["__typename"] == "CommandAccepted"
+    manager_cycle = await run(
+        server, "changeManager", {"employeeId": str(BOSS), "managerId": str(ALICE)}
+    )
+    assert manager_cycle["code"] == "MANAGER_CYCLE"
+    assert manager_cycle["field"] == "managerId"
+    rehomed = await run(server, "changeManager", {"employeeId": str(BOB), "managerId": str(ALICE)})
+    assert rehomed["__typename"] == "CommandAccepted"
+    attributes = await run(
+        server,
+        "setEmployeeAttributes",
+        {"employeeId": str(ALICE), "attributes": [{"key": "Bad Key", "value": "x"}]},
+    )
+    assert attributes["code"] == "INVALID_INPUT"
+
+    goal = await accepted(await server.graphql(SET_GOAL, goal_input(ALICE)), "setGoal")
+    unconfirmed = await run(server, "confirmGoals", {"ownerId": str(ALICE), "period": "2026-Q1"})
+    assert unconfirmed["code"] == "WEIGHTS_INCOMPLETE"
+    no_reason = await run(server, "reviseTarget", {"goalId": goal["id"], "target": "9"})
+    assert no_reason["code"] == "REASON_REQUIRED"
+    revised = await run(
+        server, "reviseTarget", {"goalId": goal["id"], "target": "9", "reason": "new market"}
+    )
+    assert revised["__typename"] == "CommandAccepted"
+    rest = await accepted(
+        await server.graphql(SET_GOAL, goal_input(ALICE, title="Renewals", weight="40")), "setGoal"
+    )
+    confirmed = await run(server, "confirmGoals", {"ownerId": str(ALICE), "period": "2026-Q1"})
+    assert confirmed["__typename"] == "CommandAccepted"
+    closed = await run(server, "closeGoal", {"goalId": goal["id"]}, "GoalReasonInput")
+    assert closed["__typename"] == "CommandAccepted"
+    closed_again = await run(server, "closeGoal", {"goalId": goal["id"]}, "GoalReasonInput")
+    assert closed_again["code"] == "GOAL_NOT_OPEN"
+    abandoned = await run(
+        server, "abandonGoal", {"goalId": rest["id"], "reason": "merged"}, "GoalReasonInput"
+    )
+    assert abandoned["__typename"] == "CommandAccepted"
+
+    bad_rules = await run(
+        server,
+        "defineRuleSet",
+        {
+            "description": "pilot",
+            "achievementCap": "150",
+            "perspectiveWeights": [{"perspective": "FINANCIAL", "weight": "60"}],
+        },
+    )
+    assert bad_rules["code"] == "INVALID_RULE_SET"
+    assert bad_rules["field"] == "perspectiveWeights"
+    rules = await run(
+        server,
+        "defineRuleSet",
+        {
+            "description": "pilot",
+            "achievementCap": "150",
+            "tiers": [{"name": "A", "minScore": "80"}, {"name": "B", "minScore": "0"}],
+        },
+    )
+    assert rules["version"] == 1
+    adopted = await run(server, "adoptRuleSet", {"version": 1, "effectiveFrom": "2027-01-01"})
+    assert adopted["__typename"] == "CommandAccepted"
+    unknown = await run(server, "adoptRuleSet", {"version": 7, "effectiveFrom": "2027-01-01"})
+    assert unknown["code"] == "NOT_FOUND"
+    left = await run(server, "recordLeaving", {"employeeId": str(BOB), "leaveDate": "2026-06-30"})
+    assert left["__typename"] == "CommandAccepted"
+    gone = await run(server, "recordLeaving", {"employeeId": str(BOB), "leaveDate": "2026-07-01"})
+    assert gone["code"] == "EMPLOYEE_HAS_LEFT"
+    in_force = await server.graphql(
+        'query($p: Int) { productionRules(on: "2027-03-01", minPosition: $p) { version } }',
+        {"p": left["position"]},
+    )
+    assert in_force["data"]["productionRules"]["version"] == 1
