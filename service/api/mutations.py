@@ -61,14 +61,16 @@ def optional_uuid(value: strawberry.ID | None, field: str) -> UUID | None:
     return None if value is None else uuid_of(value, field)
 
 
-async def execute(
-    info: Info, command: Callable[..., Receipt], *args: Any, **kwargs: Any
-) -> CommandAccepted | CommandRejected:
-    """Run one application command off the event loop; expected failures become data."""
+async def execute(info: Info, command: Callable[[], Receipt]) -> CommandAccepted | CommandRejected:
+    """Run one command off the event loop; expected failures become data.
+
+    ``command`` parses its input and calls the application, so a malformed id and a broken
+    invariant are rejected the same way, here.
+    """
     try:
         if info.context.viewer.role is Role.AUDITOR:
             raise PermissionDenied("auditors read; they cannot change anything")
-        receipt = await info.context.services.call(command, *args, **kwargs)
+        receipt = await info.context.services.call(command)
     except DomainError as error:
         return CommandRejected.of(error)
     return CommandAccepted(
@@ -224,6 +226,34 @@ class AdoptRuleSetInput:
     reason: str | None = None
 
 
+def _perspective_weights(items: list[PerspectiveWeightInput]) -> dict[Perspective, Decimal]:
+    weights: dict[Perspective, Decimal] = {}
+    for item in items:
+        perspective = Perspective(item.perspective)
+        if perspective in weights:
+            raise InvalidInput(
+                f"perspective {perspective.value} is weighted twice", field="perspectiveWeights"
+            )
+        weights[perspective] = item.weight
+    return weights
+
+
+def _goal_spec(input: SetGoalInput) -> GoalSpec:
+    return GoalSpec(
+        title=input.title,
+        metric=input.metric,
+        unit=input.unit,
+        direction=Direction(input.direction),
+        baseline=input.baseline,
+        target=input.target,
+        weight=input.weight,
+        perspective=Perspective(input.perspective),
+        horizon=Horizon(input.horizon),
+        period=input.period,
+        due_date=input.due_date,
+    )
+
+
 def _attributes(items: list[AttributeInput]) -> dict[str, str]:
     attributes: dict[str, str] = {}
     for item in items:
@@ -238,101 +268,82 @@ class Mutation:
     @strawberry.mutation
     async def open_department(self, info: Info, input: OpenDepartmentInput) -> CommandResult:
         ctx = info.context
-        try:
-            parent = optional_uuid(input.parent_id, "parentId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.open_department,
-            ctx.provenance(),
-            code=input.code,
-            name=input.name,
-            parent_id=parent,
-            idempotency_key=ctx.idempotency_key,
+            lambda: ctx.services.app.open_department(
+                ctx.provenance(),
+                code=input.code,
+                name=input.name,
+                parent_id=optional_uuid(input.parent_id, "parentId"),
+                idempotency_key=ctx.idempotency_key,
+            ),
         )
 
     @strawberry.mutation
     async def rename_department(self, info: Info, input: RenameDepartmentInput) -> CommandResult:
         ctx = info.context
-        try:
-            department = uuid_of(input.department_id, "departmentId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.rename_department,
-            ctx.provenance(input.reason),
-            department,
-            input.name,
+            lambda: ctx.services.app.rename_department(
+                ctx.provenance(input.reason),
+                uuid_of(input.department_id, "departmentId"),
+                input.name,
+            ),
         )
 
     @strawberry.mutation
     async def move_department(self, info: Info, input: MoveDepartmentInput) -> CommandResult:
         ctx = info.context
-        try:
-            department = uuid_of(input.department_id, "departmentId")
-            parent = optional_uuid(input.parent_id, "parentId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.move_department,
-            ctx.provenance(input.reason),
-            department,
-            parent,
+            lambda: ctx.services.app.move_department(
+                ctx.provenance(input.reason),
+                uuid_of(input.department_id, "departmentId"),
+                optional_uuid(input.parent_id, "parentId"),
+            ),
         )
 
     @strawberry.mutation
     async def hire_employee(self, info: Info, input: HireEmployeeInput) -> CommandResult:
         ctx = info.context
-        try:
-            department = uuid_of(input.department_id, "departmentId")
-            manager = optional_uuid(input.manager_id, "managerId")
-            attributes = _attributes(input.attributes)
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.hire_employee,
-            ctx.provenance(),
-            code=input.code,
-            name=input.name,
-            department_id=department,
-            manager_id=manager,
-            job_title=input.job_title,
-            hire_date=input.hire_date,
-            attributes=attributes,
-            idempotency_key=ctx.idempotency_key,
+            lambda: ctx.services.app.hire_employee(
+                ctx.provenance(),
+                code=input.code,
+                name=input.name,
+                department_id=uuid_of(input.department_id, "departmentId"),
+                manager_id=optional_uuid(input.manager_id, "managerId"),
+                job_title=input.job_title,
+                hire_date=input.hire_date,
+                attributes=_attributes(input.attributes),
+                idempotency_key=ctx.idempotency_key,
+            ),
         )
 
     @strawberry.mutation
     async def transfer_employee(self, info: Info, input: TransferEmployeeInput) -> CommandResult:
         ctx = info.context
-        try:
-            employee = uuid_of(input.employee_id, "employeeId")
-            department = uuid_of(input.department_id, "departmentId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.transfer_employee,
-            ctx.provenance(input.reason),
-            employee,
-            department,
-            input.effective,
+            lambda: ctx.services.app.transfer_employee(
+                ctx.provenance(input.reason),
+                uuid_of(input.employee_id, "employeeId"),
+                uuid_of(input.department_id, "departmentId"),
+                input.effective,
+            ),
         )
 
     @strawberry.mutation
     async def change_manager(self, info: Info, input: ChangeManagerInput) -> CommandResult:
         ctx = info.context
-        try:
-            employee = uuid_of(input.employee_id, "employeeId")
-            manager = optional_uuid(input.manager_id, "managerId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
-            info, ctx.services.app.change_manager, ctx.provenance(input.reason), employee, manager
+            info,
+            lambda: ctx.services.app.change_manager(
+                ctx.provenance(input.reason),
+                uuid_of(input.employee_id, "employeeId"),
+                optional_uuid(input.manager_id, "managerId"),
+            ),
         )
 
     @strawberry.mutation
@@ -340,163 +351,126 @@ class Mutation:
         self, info: Info, input: SetEmployeeAttributesInput
     ) -> CommandResult:
         ctx = info.context
-        try:
-            employee = uuid_of(input.employee_id, "employeeId")
-            attributes = _attributes(input.attributes)
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.set_employee_attributes,
-            ctx.provenance(input.reason),
-            employee,
-            attributes,
+            lambda: ctx.services.app.set_employee_attributes(
+                ctx.provenance(input.reason),
+                uuid_of(input.employee_id, "employeeId"),
+                _attributes(input.attributes),
+            ),
         )
 
     @strawberry.mutation
     async def record_leaving(self, info: Info, input: RecordLeavingInput) -> CommandResult:
         ctx = info.context
-        try:
-            employee = uuid_of(input.employee_id, "employeeId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.record_leaving,
-            ctx.provenance(input.reason),
-            employee,
-            input.leave_date,
+            lambda: ctx.services.app.record_leaving(
+                ctx.provenance(input.reason),
+                uuid_of(input.employee_id, "employeeId"),
+                input.leave_date,
+            ),
         )
 
     @strawberry.mutation(description="Set a SMART KPI goal for an employee or a department.")
     async def set_goal(self, info: Info, input: SetGoalInput) -> CommandResult:
         ctx = info.context
-        try:
-            goal_id = optional_uuid(input.id, "id") or new_id(ctx.viewer.employee_id, ctx)
-            owner = uuid_of(input.owner_id, "ownerId")
-            parent = optional_uuid(input.parent_goal_id, "parentGoalId")
-        except DomainError as error:
-            return CommandRejected.of(error)
-        spec = GoalSpec(
-            title=input.title,
-            metric=input.metric,
-            unit=input.unit,
-            direction=Direction(input.direction),
-            baseline=input.baseline,
-            target=input.target,
-            weight=input.weight,
-            perspective=Perspective(input.perspective),
-            horizon=Horizon(input.horizon),
-            period=input.period,
-            due_date=input.due_date,
-        )
         return await execute(
             info,
-            ctx.services.app.set_goal,
-            ctx.provenance(input.reason),
-            goal_id=goal_id,
-            owner_kind=OwnerKind(input.owner_kind),
-            owner_id=owner,
-            parent_goal_id=parent,
-            spec=spec,
-            idempotency_key=ctx.idempotency_key,
+            lambda: ctx.services.app.set_goal(
+                ctx.provenance(input.reason),
+                goal_id=optional_uuid(input.id, "id") or new_id(ctx.viewer.employee_id, ctx),
+                owner_kind=OwnerKind(input.owner_kind),
+                owner_id=uuid_of(input.owner_id, "ownerId"),
+                parent_goal_id=optional_uuid(input.parent_goal_id, "parentGoalId"),
+                spec=_goal_spec(input),
+                idempotency_key=ctx.idempotency_key,
+            ),
         )
 
     @strawberry.mutation
     async def record_progress(self, info: Info, input: RecordProgressInput) -> CommandResult:
         ctx = info.context
-        try:
-            goal = uuid_of(input.goal_id, "goalId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
             info,
-            ctx.services.app.record_progress,
-            ctx.provenance(),
-            goal,
-            input.value,
-            input.as_of,
-            input.source,
-            ctx.idempotency_key,
+            lambda: ctx.services.app.record_progress(
+                ctx.provenance(),
+                uuid_of(input.goal_id, "goalId"),
+                input.value,
+                input.as_of,
+                input.source,
+                ctx.idempotency_key,
+            ),
         )
 
     @strawberry.mutation
     async def revise_target(self, info: Info, input: ReviseTargetInput) -> CommandResult:
         ctx = info.context
-        try:
-            goal = uuid_of(input.goal_id, "goalId")
-            provenance = ctx.provenance(input.reason)
-        except DomainError as error:
-            return CommandRejected.of(error)
-        return await execute(info, ctx.services.app.revise_target, provenance, goal, input.target)
+        return await execute(
+            info,
+            lambda: ctx.services.app.revise_target(
+                ctx.provenance(input.reason), uuid_of(input.goal_id, "goalId"), input.target
+            ),
+        )
 
     @strawberry.mutation
     async def close_goal(self, info: Info, input: GoalReasonInput) -> CommandResult:
         ctx = info.context
-        try:
-            goal = uuid_of(input.goal_id, "goalId")
-            provenance = ctx.provenance(input.reason)
-        except DomainError as error:
-            return CommandRejected.of(error)
-        return await execute(info, ctx.services.app.close_goal, provenance, goal)
+        return await execute(
+            info,
+            lambda: ctx.services.app.close_goal(
+                ctx.provenance(input.reason), uuid_of(input.goal_id, "goalId")
+            ),
+        )
 
     @strawberry.mutation
     async def abandon_goal(self, info: Info, input: GoalReasonInput) -> CommandResult:
         ctx = info.context
-        try:
-            goal = uuid_of(input.goal_id, "goalId")
-            provenance = ctx.provenance(input.reason)
-        except DomainError as error:
-            return CommandRejected.of(error)
-        return await execute(info, ctx.services.app.abandon_goal, provenance, goal)
+        return await execute(
+            info,
+            lambda: ctx.services.app.abandon_goal(
+                ctx.provenance(input.reason), uuid_of(input.goal_id, "goalId")
+            ),
+        )
 
     @strawberry.mutation(
         description="Confirm an owner's goals for a period; weights must total exactly 100."
     )
     async def confirm_goals(self, info: Info, input: ConfirmGoalsInput) -> CommandResult:
         ctx = info.context
-        try:
-            owner = uuid_of(input.owner_id, "ownerId")
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
-            info, ctx.services.app.confirm_goals, ctx.provenance(), owner, input.period
+            info,
+            lambda: ctx.services.app.confirm_goals(
+                ctx.provenance(), uuid_of(input.owner_id, "ownerId"), input.period
+            ),
         )
 
     @strawberry.mutation(description="Define a new rule-set version (validated; not yet in force).")
     async def define_rule_set(self, info: Info, input: DefineRuleSetInput) -> CommandResult:
         ctx = info.context
-        weights: dict[Perspective, Decimal] = {}
-        for item in input.perspective_weights:
-            perspective = Perspective(item.perspective)
-            if perspective in weights:
-                return CommandRejected.of(
-                    InvalidInput(
-                        f"perspective {perspective.value} is weighted twice",
-                        field="perspectiveWeights",
-                    )
-                )
-            weights[perspective] = item.weight
-        rules = RuleSet(
-            achievement_cap=input.achievement_cap,
-            achievement_floor=input.achievement_floor,
-            perspective_weights=weights,
-            tiers=[Tier(t.name, t.min_score) for t in input.tiers],
-        )
         return await execute(
-            info, ctx.services.app.define_rule_set, ctx.provenance(), rules, input.description
+            info,
+            lambda: ctx.services.app.define_rule_set(
+                ctx.provenance(),
+                RuleSet(
+                    achievement_cap=input.achievement_cap,
+                    achievement_floor=input.achievement_floor,
+                    perspective_weights=_perspective_weights(input.perspective_weights),
+                    tiers=[Tier(t.name, t.min_score) for t in input.tiers],
+                ),
+                input.description,
+            ),
         )
 
     @strawberry.mutation(
-        description="Put a rule-set version in force for production from a "
-        "date; each period is scored under the version in force when it began."
+        description="Put a rule-set version in force for production from a date; each period "
+        "is scored under the version in force when it began."
     )
     async def adopt_rule_set(self, info: Info, input: AdoptRuleSetInput) -> CommandResult:
         ctx = info.context
-        try:
-            provenance = ctx.provenance(input.reason)
-        except DomainError as error:
-            return CommandRejected.of(error)
         return await execute(
-            info, ctx.services.app.adopt_rule_set, provenance, input.version, input.effective_from
+            info,
+            lambda: ctx.services.app.adopt_rule_set(
+                ctx.provenance(input.reason), input.version, input.effective_from
+            ),
         )
