@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -33,6 +34,13 @@ class Database:
             user=str(params.get("user") or "postgres"),
             password=str(params.get("password") or ""),
             dbname=str(params.get("dbname") or "postgres"),
+        )
+
+    def url(self) -> str:
+        """The inverse of ``from_url`` (a socket directory travels as the ``host`` parameter)."""
+        return (
+            f"postgresql://{quote(self.user)}:{quote(self.password)}@/{quote(self.dbname)}"
+            f"?host={quote(self.host)}&port={self.port}"
         )
 
     def with_dbname(self, dbname: str) -> Database:

@@ -14,17 +14,10 @@ from service.database import Database
 from tests.conftest import TEST_SECRET
 
 
-def database_url(database: Database) -> str:
-    return (
-        f"postgresql://{database.user}:{database.password}@/{database.dbname}"
-        f"?host={database.host}&port={database.port}"
-    )
-
-
 def perfledger(database: Database, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "DATABASE_URL": database_url(database),
+        "DATABASE_URL": database.url(),
         "PERFLEDGER_JWT_SECRET": TEST_SECRET,
     }
     return subprocess.run(
@@ -66,7 +59,7 @@ def test_system_role_cannot_be_minted(database: Database) -> None:
 
 def test_missing_secret_with_an_external_database_is_a_clear_error(database: Database) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PERFLEDGER_JWT_SECRET"}
-    env["DATABASE_URL"] = database_url(database)
+    env["DATABASE_URL"] = database.url()
     result = subprocess.run(
         [sys.executable, "-m", "service.cli", "token", "--role", "hr", "--employee", "E1"],
         env=env,

@@ -13,7 +13,6 @@ import pytest
 
 from projections.projector import Projector, TrackingConflict
 from service.bootstrap import Services, build_runner
-from service.database import Database
 from tests.conftest import TEST_SECRET
 from tests.helpers import HR, set_goal, small_org
 from tests.test_read_models import dump
@@ -71,13 +70,6 @@ async def test_only_one_runner_is_active_and_a_standby_takes_over(services: Serv
         await asyncio.gather(*tasks)
 
 
-def _database_url(database: Database) -> str:
-    return (
-        f"postgresql://{database.user}:{database.password}@/{database.dbname}"
-        f"?host={database.host}&port={database.port}"
-    )
-
-
 async def test_a_runner_killed_mid_batch_resumes_without_loss_or_duplication(
     services: Services,
 ) -> None:
@@ -89,7 +81,7 @@ async def test_a_runner_killed_mid_batch_resumes_without_loss_or_duplication(
     assert last > 15_000
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(services.database),
+        "DATABASE_URL": services.database.url(),
         "PERFLEDGER_JWT_SECRET": TEST_SECRET,
         "PERFLEDGER_PROJECTION_BATCH": "500",
     }
