@@ -13,10 +13,14 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.tools import merge_types
 
+from service.api import mutations, queries
 from service.api.errors import should_mask
-from service.api.mutations import Mutation
-from service.api.queries import Query
+
+# One root type per feature module, merged: each feature owns its fields.
+Query = merge_types("Query", (queries.Query,))
+Mutation = merge_types("Mutation", (mutations.Mutation,))
 
 MAX_DEPTH = 10
 MAX_TOKENS = 2000
