@@ -1,0 +1,156 @@
+"""Rewards differentiated by performance: what a reward is (its value objects).
+
+Monetary rewards are a bonus or a commission, either a fixed amount in a currency or a percentage
+of a reference salary (the ledger holds no salaries: whoever grants a percentage reward states the
+reference salary, and the granted amount is computed and recorded with it). Non-monetary rewards
+are recognition (a title such as "star of the month"), extra leave days, or a training or
+development opportunity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+
+from domain import text
+from domain.errors import InvalidInput
+
+MAX_AMOUNT = Decimal("1e12")
+MAX_PERCENT = Decimal(1000)
+MAX_LEAVE_DAYS = Decimal(60)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class RewardKind(Enum):
+    BONUS = "bonus"
+    COMMISSION = "commission"
+    RECOGNITION = "recognition"
+    EXTRA_LEAVE = "extra_leave"
+    TRAINING = "training"
+
+    @property
+    def monetary(self) -> bool:
+        return self in (RewardKind.BONUS, RewardKind.COMMISSION)
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str  # ISO 4217 code, e.g. "EUR"
+
+    def checked(self, field: str) -> Money:
+        if not self.amount.is_finite() or not Decimal(0) < self.amount < MAX_AMOUNT:
+            raise InvalidInput(
+                f"{field}.amount is {self.amount}; it must be above 0 and below 10^12",
+                field=f"{field}.amount",
+            )
+        currency = self.currency.strip().upper()
+        if not _CURRENCY.match(currency):
+            raise InvalidInput(
+                f"{field}.currency {self.currency!r} is not a three-letter ISO 4217 code",
+                field=f"{field}.currency",
+            )
+        return Money(self.amount, currency)
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """What is given. Exactly the fields its kind needs are set:
+
+    - bonus, commission: ``amount`` or ``percent_of_salary`` (one of the two);
+    - recognition: ``title`` ("star of the month");
+    - extra leave: ``days``;
+    - training: ``title`` (the course or opportunity).
+    """
+
+    kind: RewardKind
+    amount: Money | None = None
+    percent_of_salary: Decimal | None = None
+    days: Decimal | None = None
+    title: str | None = None
+
+    def checked(self, field: str = "reward") -> RewardSpec:
+        kind = self.kind
+        if kind.monetary:
+            if (self.amount is None) == (self.percent_of_salary is None):
+                raise InvalidInput(
+                    f"a {kind.value} has either an amount or a percentOfSalary, not both or "
+                    "neither",
+                    field=f"{field}.amount",
+                )
+            self._only(field, amount=True, percent_of_salary=True, title=True)
+            percent = self.percent_of_salary
+            if percent is not None and (
+                not percent.is_finite() or not Decimal(0) < percent <= MAX_PERCENT
+            ):
+                raise InvalidInput(
+                    f"{field}.percentOfSalary is {percent}; it must be above 0 and at most "
+                    f"{MAX_PERCENT}",
+                    field=f"{field}.percentOfSalary",
+                )
+            return RewardSpec(
+                kind,
+                amount=self.amount.checked(f"{field}.amount") if self.amount else None,
+                percent_of_salary=percent,
+                title=_optional_title(self.title, field),
+            )
+        if kind is RewardKind.EXTRA_LEAVE:
+            self._only(field, days=True, title=True)
+            days = self.days
+            if days is None or not days.is_finite() or not Decimal(0) < days <= MAX_LEAVE_DAYS:
+                raise InvalidInput(
+                    f"extra leave needs days above 0 and at most {MAX_LEAVE_DAYS}",
+                    field=f"{field}.days",
+                )
+            if days * 2 != (days * 2).to_integral_value():
+                raise InvalidInput("extra leave is granted in half days", field=f"{field}.days")
+            return RewardSpec(kind, days=days, title=_optional_title(self.title, field))
+        self._only(field, title=True)
+        if self.title is None:
+            what = "a title" if kind is RewardKind.RECOGNITION else "the course or opportunity"
+            raise InvalidInput(f"{kind.value} needs {what} as title", field=f"{field}.title")
+        return RewardSpec(
+            kind, title=text.required_text(self.title, field=f"{field}.title", max_length=120)
+        )
+
+    def _only(
+        self,
+        field: str,
+        *,
+        amount: bool = False,
+        percent_of_salary: bool = False,
+        days: bool = False,
+        title: bool = False,
+    ) -> None:
+        given = {
+            "amount": (self.amount is not None, amount),
+            "percentOfSalary": (self.percent_of_salary is not None, percent_of_salary),
+            "days": (self.days is not None, days),
+            "title": (self.title is not None, title),
+        }
+        for name, (present, allowed) in given.items():
+            if present and not allowed:
+                raise InvalidInput(
+                    f"a {self.kind.value} reward has no {name}", field=f"{field}.{name}"
+                )
+
+    def describe(self) -> str:
+        """A short human-readable statement, for audit summaries."""
+        if self.amount is not None:
+            value = f"{self.amount.amount} {self.amount.currency}"
+        elif self.percent_of_salary is not None:
+            value = f"{self.percent_of_salary}% of salary"
+        elif self.days is not None:
+            value = f"{self.days} days"
+        else:
+            value = ""
+        parts = [self.kind.value.replace("_", " "), value, f"“{self.title}”" if self.title else ""]
+        return " ".join(part for part in parts if part)
+
+
+def _optional_title(title: str | None, field: str) -> str | None:
+    if title is None:
+        return None
+    return text.required_text(title, field=f"{field}.title", max_length=120)
