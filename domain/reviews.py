@@ -6,14 +6,14 @@ from enum import Enum
 
 
 class RaterSource(Enum):
-    """Where a rating comes from. Peers, customers and other external raters are anonymous to
-    the person they rate; self and manager are not."""
+    """Where a rating comes from. Peers and customers (which includes any other external rater,
+    told apart by their external reference) are anonymous to the person they rate; self and
+    manager are not."""
 
     SELF = "self"
     MANAGER = "manager"
     PEER = "peer"
     CUSTOMER = "customer"
-    EXTERNAL = "external"
 
     @property
     def anonymous(self) -> bool:
@@ -21,7 +21,8 @@ class RaterSource(Enum):
 
     @property
     def external(self) -> bool:
-        return self in (RaterSource.CUSTOMER, RaterSource.EXTERNAL)
+        """Rates without an account, through a one-time invitation token."""
+        return self is RaterSource.CUSTOMER
 
 
-ANONYMOUS_SOURCES = frozenset({RaterSource.PEER, RaterSource.CUSTOMER, RaterSource.EXTERNAL})
+ANONYMOUS_SOURCES = frozenset({RaterSource.PEER, RaterSource.CUSTOMER})
