@@ -89,3 +89,70 @@ class ConcurrentModification(DomainError):
     """Raised when a command kept losing the race for the same aggregate."""
 
     code = "CONCURRENT_MODIFICATION"
+
+
+class FeedbackToSelf(DomainError):
+    code = "FEEDBACK_TO_SELF"
+
+
+class AlreadyAcknowledged(DomainError):
+    code = "ALREADY_ACKNOWLEDGED"
+
+
+class ReferenceSalaryRequired(DomainError):
+    code = "REFERENCE_SALARY_REQUIRED"
+
+
+class RewardAlreadyRevoked(DomainError):
+    code = "REWARD_ALREADY_REVOKED"
+
+
+class CycleNotClosed(DomainError):
+    code = "CYCLE_NOT_CLOSED"
+
+
+# -- reviews --
+
+
+class CompetencyNotRated(DomainError):
+    code = "COMPETENCY_NOT_RATED"
+
+
+class CycleNotInState(DomainError):
+    code = "CYCLE_NOT_IN_STATE"
+
+
+class ExternalTokenExpired(DomainError):
+    code = "EXTERNAL_TOKEN_EXPIRED"
+
+
+class ExternalTokenInvalid(DomainError):
+    code = "EXTERNAL_TOKEN_INVALID"
+
+
+class ExternalTokenUsed(DomainError):
+    code = "EXTERNAL_TOKEN_USED"
+
+
+class RaterAlreadyAssigned(DomainError):
+    code = "RATER_ALREADY_ASSIGNED"
+
+
+class RaterNotAssigned(DomainError):
+    code = "RATER_NOT_ASSIGNED"
+
+
+class RatingOutOfScale(DomainError):
+    code = "RATING_OUT_OF_SCALE"
+
+
+class ReviewAlreadySubmitted(DomainError):
+    code = "REVIEW_ALREADY_SUBMITTED"
+
+
+class SelfAsPeer(DomainError):
+    code = "SELF_AS_PEER"
+
+
+class SubmissionDeadlinePassed(DomainError):
+    code = "SUBMISSION_DEADLINE_PASSED"
