@@ -107,10 +107,6 @@ class RewardAlreadyRevoked(DomainError):
     code = "REWARD_ALREADY_REVOKED"
 
 
-class CycleNotClosed(DomainError):
-    code = "CYCLE_NOT_CLOSED"
-
-
 # -- reviews --
 
 

@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from enum import Enum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
 
 from domain import text
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, ReferenceSalaryRequired, RewardAlreadyRevoked
+from domain.periods import Period
+from domain.provenance import Provenance
 
 MAX_AMOUNT = Decimal("1e12")
 MAX_PERCENT = Decimal(1000)
 MAX_LEAVE_DAYS = Decimal(60)
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -154,3 +162,143 @@ def _optional_title(title: str | None, field: str) -> str | None:
     if title is None:
         return None
     return text.required_text(title, field=f"{field}.title", max_length=120)
+
+
+class RewardOrigin(Enum):
+    MANUAL = "manual"  # granted by a manager or hr on their own judgement
+    RULES = "rules"  # proposed by the rule set in force for a review cycle, then approved
+
+
+@dataclass(frozen=True)
+class RewardBasis:
+    """Why the rules proposed a reward: which cycle, under which rule-set version and rule, and
+    the tier and score that met it. With the cycle's events this reproduces the proposal."""
+
+    cycle_id: UUID
+    rule_set_version: int  # 0: the built-in defaults
+    rule_key: str  # e.g. "tier:A:0", "eligibility:sales_streak"
+    tier: str | None = None
+    score: Decimal | None = None
+
+    def describe(self) -> str:
+        parts = [f"rule {self.rule_key} of rule-set version {self.rule_set_version}"]
+        if self.tier is not None:
+            parts.append(f"tier {self.tier}")
+        if self.score is not None:
+            parts.append(f"score {self.score}")
+        return ", ".join(parts)
+
+
+def percent_of(salary: Money, percent: Decimal) -> Money:
+    """``percent`` % of ``salary``, exact, then rounded half-even to the cent."""
+    with localcontext() as context:
+        # Wide enough that neither the product nor the rounding loses a digit before quantize.
+        context.prec = 60
+        amount = (salary.amount * percent / HUNDRED).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return Money(amount, salary.currency)
+
+
+def granted_amount(spec: RewardSpec, reference_salary: Money | None) -> Money | None:
+    """The money a checked spec gives: its fixed amount, or its percentage of the reference
+    salary (which it must then have); None for non-monetary rewards, which take no salary."""
+    if spec.percent_of_salary is None:
+        if reference_salary is not None:
+            what = "a fixed amount" if spec.kind.monetary else f"a {spec.kind.value} reward"
+            raise InvalidInput(
+                f"{what} takes no reference salary; only a percentage of salary does",
+                field="referenceSalary",
+            )
+        return spec.amount
+    if reference_salary is None:
+        raise ReferenceSalaryRequired(
+            f"a {spec.kind.value} of {spec.percent_of_salary}% of salary needs the reference "
+            "salary it is a percentage of",
+            field="referenceSalary",
+        )
+    amount = percent_of(reference_salary, spec.percent_of_salary)
+    if amount.amount <= 0:
+        raise InvalidInput(
+            f"{spec.percent_of_salary}% of {reference_salary.amount} {reference_salary.currency} "
+            "rounds to nothing",
+            field="referenceSalary",
+        )
+    return amount
+
+
+class Reward(Aggregate):
+    """One reward given to one employee. It is never deleted: revoking it is a further event."""
+
+    @event("Granted")
+    def __init__(
+        self,
+        id: UUID,
+        employee_id: UUID,
+        spec: RewardSpec,
+        origin: RewardOrigin,
+        basis: RewardBasis | None,
+        reference_salary: Money | None,
+        granted_amount: Money | None,
+        period: str | None,
+        granted_on: date,
+        provenance: Provenance,
+    ) -> None:
+        self.employee_id = employee_id
+        self.spec = spec
+        self.origin = origin
+        self.basis = basis
+        self.reference_salary = reference_salary
+        self.granted_amount = granted_amount
+        self.period = period
+        self.granted_on = granted_on
+        self.revoked_on: date | None = None
+
+    @classmethod
+    def grant(
+        cls,
+        *,
+        id: UUID,
+        employee_id: UUID,
+        spec: RewardSpec,
+        basis: RewardBasis | None,
+        reference_salary: Money | None,
+        period: str | None,
+        granted_on: date,
+        provenance: Provenance,
+    ) -> Reward:
+        """Grant on someone's judgement (no basis) or as the approval of a rule's proposal."""
+        provenance = provenance.with_required_reason("grant a reward")
+        checked = spec.checked("reward")
+        salary = reference_salary.checked("referenceSalary") if reference_salary else None
+        return cls(
+            id=id,
+            employee_id=employee_id,
+            spec=checked,
+            origin=RewardOrigin.MANUAL if basis is None else RewardOrigin.RULES,
+            basis=basis,
+            reference_salary=salary,
+            granted_amount=granted_amount(checked, salary),
+            period=None if period is None else str(Period.parse(period)),
+            granted_on=granted_on,
+            provenance=provenance,
+        )
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_on is not None
+
+    def revoke(self, revoked_on: date, provenance: Provenance) -> None:
+        provenance = provenance.with_required_reason("revoke a reward")
+        if self.revoked_on is not None:
+            raise RewardAlreadyRevoked(
+                f"this reward was already revoked on {self.revoked_on.isoformat()}"
+            )
+        if revoked_on < self.granted_on:
+            raise InvalidInput(
+                f"a reward granted on {self.granted_on.isoformat()} cannot be revoked before that",
+                field="today",
+            )
+        self._revoked(revoked_on, provenance)
+
+    @event("Revoked")
+    def _revoked(self, revoked_on: date, provenance: Provenance) -> None:
+        self.revoked_on = revoked_on

@@ -48,7 +48,6 @@ class ErrorCode(Enum):
     ALREADY_ACKNOWLEDGED = "ALREADY_ACKNOWLEDGED"
     REFERENCE_SALARY_REQUIRED = "REFERENCE_SALARY_REQUIRED"
     REWARD_ALREADY_REVOKED = "REWARD_ALREADY_REVOKED"
-    CYCLE_NOT_CLOSED = "CYCLE_NOT_CLOSED"
 
 
 @strawberry.type(description="The command was refused; nothing was recorded.")
