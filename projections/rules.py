@@ -11,7 +11,19 @@ from typing import Any
 import asyncpg
 
 from domain.goals import Perspective
-from domain.rules import DEFAULT_RULES, Adoption, RuleBook, RuleSet, Tier, version_in_force
+from domain.reviews import RaterSource
+from domain.rewards import Money, RewardKind, RewardSpec
+from domain.rules import (
+    DEFAULT_RULES,
+    Adoption,
+    EligibilityRule,
+    RuleBook,
+    RuleSet,
+    Tier,
+    TierReward,
+    TierShare,
+    version_in_force,
+)
 from projections.base import Handler, event_type
 
 DDL = """
@@ -43,12 +55,38 @@ def rules_to_json(rules: RuleSet) -> str:
             "achievementFloor": str(rules.achievement_floor),
             "perspectiveWeights": {p.value: str(w) for p, w in rules.perspective_weights.items()},
             "tiers": [{"name": t.name, "minScore": str(t.min_score)} for t in rules.tiers],
+            "kpiWeight": str(rules.kpi_weight),
+            "reviewWeight": str(rules.review_weight),
+            "sourceWeights": {s.value: str(w) for s, w in rules.source_weights.items()},
+            "competencyWeights": {c: str(w) for c, w in rules.competency_weights.items()},
+            "tierRewards": [
+                {"tier": tier.name, "ruleKey": key, "reward": reward_spec_to_dict(reward)}
+                for tier in rules.tiers
+                for key, reward in rules.tier_rewards_for(tier.name)
+            ],
+            "eligibility": [
+                {
+                    "key": rule.key,
+                    "ruleKey": f"eligibility:{rule.key}",
+                    "metric": rule.metric,
+                    "consecutiveMonths": rule.consecutive_months,
+                    "reward": reward_spec_to_dict(rule.reward),
+                }
+                for rule in rules.eligibility
+            ],
+            "distribution": [
+                {"tier": share.tier, "maxPercent": str(share.max_percent)}
+                for share in rules.distribution
+            ],
         }
     )
 
 
 def rules_from_json(text: str) -> RuleSet:
+    # Rows written before a field existed lack its key; the rule set's default stands in, as it
+    # does when such a version is decoded from its event.
     data: dict[str, Any] = json.loads(text)
+    defaults = RuleSet()
     return RuleSet(
         achievement_cap=Decimal(data["achievementCap"]),
         achievement_floor=Decimal(data["achievementFloor"]),
@@ -56,7 +94,59 @@ def rules_from_json(text: str) -> RuleSet:
             Perspective(p): Decimal(w) for p, w in data["perspectiveWeights"].items()
         },
         tiers=[Tier(t["name"], Decimal(t["minScore"])) for t in data["tiers"]],
+        kpi_weight=Decimal(data.get("kpiWeight", defaults.kpi_weight)),
+        review_weight=Decimal(data.get("reviewWeight", defaults.review_weight)),
+        source_weights={
+            RaterSource(s): Decimal(w) for s, w in data.get("sourceWeights", {}).items()
+        },
+        competency_weights={c: Decimal(w) for c, w in data.get("competencyWeights", {}).items()},
+        tier_rewards=[
+            TierReward(r["tier"], reward_spec_from_dict(r["reward"]))
+            for r in data.get("tierRewards", [])
+        ],
+        eligibility=[
+            EligibilityRule(
+                r["key"], r["metric"], r["consecutiveMonths"], reward_spec_from_dict(r["reward"])
+            )
+            for r in data.get("eligibility", [])
+        ],
+        distribution=[
+            TierShare(d["tier"], Decimal(d["maxPercent"])) for d in data.get("distribution", [])
+        ],
     )
+
+
+def reward_spec_to_dict(spec: RewardSpec) -> dict[str, Any]:
+    return {
+        "kind": spec.kind.value,
+        "amount": (
+            {"amount": str(spec.amount.amount), "currency": spec.amount.currency}
+            if spec.amount
+            else None
+        ),
+        "percentOfSalary": _optional_str(spec.percent_of_salary),
+        "days": _optional_str(spec.days),
+        "title": spec.title,
+    }
+
+
+def reward_spec_from_dict(data: dict[str, Any]) -> RewardSpec:
+    amount = data["amount"]
+    return RewardSpec(
+        kind=RewardKind(data["kind"]),
+        amount=Money(Decimal(amount["amount"]), amount["currency"]) if amount else None,
+        percent_of_salary=_optional_decimal(data["percentOfSalary"]),
+        days=_optional_decimal(data["days"]),
+        title=data["title"],
+    )
+
+
+def _optional_str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 class RulesModel:

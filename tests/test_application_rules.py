@@ -9,10 +9,20 @@ from decimal import Decimal
 
 import pytest
 
-from domain.errors import InvalidRuleSet, NotFound, PermissionDenied
+from domain.errors import DomainError, InvalidInput, InvalidRuleSet, NotFound, PermissionDenied
 from domain.goals import Perspective
 from domain.provenance import Role
-from domain.rules import RULE_BOOK_ID, RuleSet, Tier
+from domain.reviews import RaterSource
+from domain.rewards import RewardKind, RewardSpec
+from domain.rules import (
+    DEFAULT_RULES,
+    RULE_BOOK_ID,
+    EligibilityRule,
+    RuleSet,
+    Tier,
+    TierReward,
+    TierShare,
+)
 from service.application import Perfledger
 from service.database import Database
 from tests.helpers import HR, as_role
@@ -100,3 +110,77 @@ def test_every_rule_book_command_records_exactly_one_event_however_long_the_book
         assert book.version == 62
     finally:
         other.close()
+
+
+def test_the_default_rules_with_360_weights_and_rewards_read_back_exactly(
+    app: Perfledger, database: Database
+) -> None:
+    app.define_rule_set(HR, DEFAULT_RULES, "production defaults")
+    other = Perfledger(env=database.eventsourcing_env())
+    try:
+        stored = other.rule_book().versions[1]
+        assert stored == DEFAULT_RULES
+        assert stored.reward_rules() == DEFAULT_RULES.reward_rules()
+    finally:
+        other.close()
+
+
+BROKEN_RULE_SETS: list[tuple[RuleSet, type[DomainError], str]] = [
+    (
+        RuleSet(kpi_weight=Decimal(60), review_weight=Decimal(30)),
+        InvalidRuleSet,
+        "reviewWeight",
+    ),
+    (
+        RuleSet(
+            kpi_weight=Decimal(60),
+            review_weight=Decimal(40),
+            source_weights={RaterSource.MANAGER: Decimal(50), RaterSource.PEER: Decimal(40)},
+        ),
+        InvalidRuleSet,
+        "sourceWeights",
+    ),
+    (
+        RuleSet(competency_weights={"teamwork": Decimal(99)}),
+        InvalidRuleSet,
+        "competencyWeights",
+    ),
+    (
+        RuleSet(
+            tiers=PILOT.tiers,
+            tier_rewards=[TierReward("gold", RewardSpec(RewardKind.TRAINING, title="Course"))],
+        ),
+        InvalidRuleSet,
+        "tierRewards[0].tier",
+    ),
+    (
+        RuleSet(tiers=PILOT.tiers, distribution=[TierShare("gold", Decimal(10))]),
+        InvalidRuleSet,
+        "distribution[0].tier",
+    ),
+    (
+        RuleSet(
+            eligibility=[
+                EligibilityRule("streak", "sales", 3, RewardSpec(RewardKind.BONUS)),
+            ]
+        ),
+        InvalidInput,
+        "eligibility[0].reward.amount",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rules", "error", "field"), BROKEN_RULE_SETS, ids=[f for _, _, f in BROKEN_RULE_SETS]
+)
+def test_a_rule_set_that_does_not_add_up_is_rejected_naming_the_field_and_records_nothing(
+    app: Perfledger, rules: RuleSet, error: type[DomainError], field: str
+) -> None:
+    app.define_rule_set(HR, RuleSet(), "production defaults")
+    before = app.recorder.max_notification_id()
+    with pytest.raises(DomainError) as rejected:
+        app.define_rule_set(HR, rules, "does not add up")
+    assert type(rejected.value) is error
+    assert rejected.value.field == field
+    assert app.recorder.max_notification_id() == before
+    assert len(app.rule_book().versions) == 1

@@ -11,7 +11,19 @@ import pytest
 from domain.errors import DomainError, InvalidInput, InvalidRuleSet, NotFound
 from domain.goals import Perspective
 from domain.provenance import Provenance, Role
-from domain.rules import DEFAULT_RULES, Adoption, RuleBook, RuleSet, Tier, version_in_force
+from domain.reviews import RaterSource
+from domain.rewards import Money, RewardKind, RewardSpec
+from domain.rules import (
+    DEFAULT_RULES,
+    Adoption,
+    EligibilityRule,
+    RuleBook,
+    RuleSet,
+    Tier,
+    TierReward,
+    TierShare,
+    version_in_force,
+)
 
 HR = Provenance("hr-1", Role.HR, "corr-1")
 TIERS = [Tier("A", Decimal(90)), Tier("B", Decimal(75)), Tier("C", Decimal(0))]
@@ -185,6 +197,318 @@ def test_without_tiers_a_score_has_no_tier() -> None:
 
 def test_the_default_rules_are_valid() -> None:
     assert DEFAULT_RULES.validated() == DEFAULT_RULES
+
+
+def test_the_default_rules_weigh_kpis_60_and_reviews_40_with_the_manager_heaviest() -> None:
+    assert (DEFAULT_RULES.kpi_weight, DEFAULT_RULES.review_weight) == (Decimal(60), Decimal(40))
+    assert DEFAULT_RULES.source_weights == {
+        RaterSource.CUSTOMER: 20,
+        RaterSource.MANAGER: 50,
+        RaterSource.PEER: 20,
+        RaterSource.SELF: 10,
+    }
+    assert DEFAULT_RULES.distribution == [TierShare("A", Decimal(20))]
+
+
+def test_the_default_rules_reward_three_months_in_a_row_of_sales_growth() -> None:
+    streak = DEFAULT_RULES.reward_rules()["eligibility:sales_streak"]
+    assert streak == RewardSpec(RewardKind.BONUS, amount=Money(Decimal(1000), "EUR"))
+    (rule,) = DEFAULT_RULES.eligibility
+    assert (rule.metric, rule.consecutive_months) == ("sales_growth_monthly", 3)
+
+
+# -- KPI versus 360 review --------------------------------------------------------------------
+
+SOURCES = {
+    RaterSource.MANAGER: Decimal(50),
+    RaterSource.PEER: Decimal(20),
+    RaterSource.CUSTOMER: Decimal(20),
+    RaterSource.SELF: Decimal(10),
+}
+
+
+def test_a_rule_set_without_review_weights_scores_kpis_only() -> None:
+    validated = rules().validated()
+    assert (validated.kpi_weight, validated.review_weight) == (Decimal(100), Decimal(0))
+    assert validated.source_weights == {}
+
+
+@pytest.mark.parametrize(("kpi", "review"), [("60", "30"), ("100", "40"), ("70.5", "29.6")])
+def test_kpi_and_review_weights_must_total_100(kpi: str, review: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(
+            kpi_weight=Decimal(kpi), review_weight=Decimal(review), source_weights=SOURCES
+        ).validated()
+    assert_invalid("reviewWeight", caught)
+    total = Decimal(kpi) + Decimal(review)
+    assert caught.value.message == (
+        f"kpiWeight {kpi} and reviewWeight {review} total {total}; they must total 100"
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "kpi", "review"),
+    [("kpiWeight", "-10", "110"), ("reviewWeight", "100", "-10"), ("kpiWeight", "NaN", "0")],
+)
+def test_kpi_and_review_weights_lie_between_0_and_100(field: str, kpi: str, review: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(
+            kpi_weight=Decimal(kpi), review_weight=Decimal(review), source_weights=SOURCES
+        ).validated()
+    assert_invalid(field, caught)
+
+
+def test_rater_source_weights_are_kept_in_a_stable_order() -> None:
+    validated = rules(
+        kpi_weight=Decimal(60), review_weight=Decimal(40), source_weights=SOURCES
+    ).validated()
+    assert validated.source_weights == SOURCES
+    assert list(validated.source_weights) == [
+        RaterSource.CUSTOMER,
+        RaterSource.MANAGER,
+        RaterSource.PEER,
+        RaterSource.SELF,
+    ]
+
+
+def test_a_rater_source_left_out_does_not_count() -> None:
+    weights = {RaterSource.MANAGER: Decimal(70), RaterSource.PEER: Decimal(30)}
+    two_sources = rules(review_weight=Decimal(50), kpi_weight=Decimal(50), source_weights=weights)
+    assert two_sources.validated().source_weights == weights
+
+
+def test_rater_source_weights_must_total_100() -> None:
+    weights = {RaterSource.MANAGER: Decimal(50), RaterSource.PEER: Decimal(40)}
+    with pytest.raises(DomainError) as caught:
+        rules(review_weight=Decimal(40), kpi_weight=Decimal(60), source_weights=weights).validated()
+    assert_invalid("sourceWeights", caught)
+    assert caught.value.message == "sourceWeights total 90; they must total 100"
+
+
+@pytest.mark.parametrize("weight", [Decimal(0), Decimal(-5), Decimal("Infinity")])
+def test_each_rater_source_weight_must_be_positive_and_is_named(weight: Decimal) -> None:
+    weights = {RaterSource.MANAGER: Decimal(100), RaterSource.PEER: weight}
+    with pytest.raises(DomainError) as caught:
+        rules(review_weight=Decimal(40), kpi_weight=Decimal(60), source_weights=weights).validated()
+    assert_invalid("sourceWeights.peer", caught)
+
+
+def test_a_review_weight_needs_rater_source_weights() -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(review_weight=Decimal(40), kpi_weight=Decimal(60)).validated()
+    assert_invalid("sourceWeights", caught)
+    assert "reviewWeight is 40" in caught.value.message
+
+
+# -- competency weights -----------------------------------------------------------------------
+
+
+def test_competency_weights_totalling_100_are_accepted_sorted_by_key() -> None:
+    weights = {"teamwork": Decimal(30), "customer_focus": Decimal(70)}
+    validated = rules(competency_weights=weights).validated()
+    assert list(validated.competency_weights.items()) == [
+        ("customer_focus", Decimal(70)),
+        ("teamwork", Decimal(30)),
+    ]
+
+
+def test_competency_weights_must_total_100() -> None:
+    weights = {"teamwork": Decimal(30), "customer_focus": Decimal("69.9")}
+    with pytest.raises(DomainError) as caught:
+        rules(competency_weights=weights).validated()
+    assert_invalid("competencyWeights", caught)
+    assert caught.value.message == "competencyWeights total 99.9; they must total 100"
+
+
+def test_each_competency_weight_must_be_positive_and_is_named() -> None:
+    weights = {"teamwork": Decimal(100), "customer_focus": Decimal(0)}
+    with pytest.raises(DomainError) as caught:
+        rules(competency_weights=weights).validated()
+    assert_invalid("competencyWeights.customer_focus", caught)
+
+
+@pytest.mark.parametrize("key", ["Teamwork", "1st", "team work", "", "x" * 41])
+def test_a_competency_key_is_lower_case_and_code_like(key: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(competency_weights={key: Decimal(100)}).validated()
+    assert_invalid("competencyWeights", caught)
+
+
+# -- rewards per tier -------------------------------------------------------------------------
+
+BONUS_10 = RewardSpec(RewardKind.BONUS, percent_of_salary=Decimal(10))
+STAR = RewardSpec(RewardKind.RECOGNITION, title="Star of the month")
+COACHING = RewardSpec(RewardKind.TRAINING, title="Coaching")
+
+
+def test_tier_rewards_are_grouped_by_tier_and_keyed_by_their_place_within_it() -> None:
+    validated = rules(
+        tier_rewards=[
+            TierReward("C", COACHING),
+            TierReward(" A ", BONUS_10),
+            TierReward("A", RewardSpec(RewardKind.RECOGNITION, title="  Star of the month ")),
+        ]
+    ).validated()
+    assert validated.tier_rewards == [
+        TierReward("A", BONUS_10),
+        TierReward("A", STAR),
+        TierReward("C", COACHING),
+    ]
+    assert validated.tier_rewards_for("A") == [("tier:A:0", BONUS_10), ("tier:A:1", STAR)]
+    assert validated.tier_rewards_for("B") == []
+    assert validated.reward_rules() == {
+        "tier:A:0": BONUS_10,
+        "tier:A:1": STAR,
+        "tier:C:0": COACHING,
+    }
+
+
+def test_a_reward_for_an_unknown_tier_is_rejected_naming_it() -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(tier_rewards=[TierReward("A", BONUS_10), TierReward("S", STAR)]).validated()
+    assert_invalid("tierRewards[1].tier", caught)
+    assert caught.value.message == (
+        "tierRewards[1].tier 'S' is not one of this rule set's tiers (A, B, C)"
+    )
+
+
+def test_a_tier_reward_without_tiers_is_rejected() -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(tiers=[], tier_rewards=[TierReward("A", BONUS_10)]).validated()
+    assert_invalid("tierRewards[0].tier", caught)
+
+
+@pytest.mark.parametrize(
+    ("reward", "field"),
+    [
+        (RewardSpec(RewardKind.BONUS), "tierRewards[0].reward.amount"),
+        (
+            RewardSpec(RewardKind.BONUS, amount=Money(Decimal(100), "euro")),
+            "tierRewards[0].reward.amount.currency",
+        ),
+        (
+            RewardSpec(RewardKind.COMMISSION, percent_of_salary=Decimal(0)),
+            "tierRewards[0].reward.percentOfSalary",
+        ),
+        (RewardSpec(RewardKind.EXTRA_LEAVE, days=Decimal("0.3")), "tierRewards[0].reward.days"),
+        (RewardSpec(RewardKind.RECOGNITION), "tierRewards[0].reward.title"),
+        (
+            RewardSpec(RewardKind.TRAINING, title="Course", days=Decimal(1)),
+            "tierRewards[0].reward.days",
+        ),
+    ],
+)
+def test_a_malformed_tier_reward_is_rejected_naming_the_field(
+    reward: RewardSpec, field: str
+) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(tier_rewards=[TierReward("A", reward)]).validated()
+    assert type(caught.value) is InvalidInput
+    assert caught.value.field == field
+
+
+# -- eligibility rules ------------------------------------------------------------------------
+
+THOUSAND_EUR = RewardSpec(RewardKind.BONUS, amount=Money(Decimal(1000), "EUR"))
+
+
+def streak(key: str = "sales_streak", months: int = 3, **overrides: object) -> EligibilityRule:
+    values: dict[str, object] = {
+        "key": key,
+        "metric": "sales_growth_monthly",
+        "consecutive_months": months,
+        "reward": THOUSAND_EUR,
+    }
+    values.update(overrides)
+    return EligibilityRule(**values)  # type: ignore[arg-type]
+
+
+def test_eligibility_rules_are_cleaned_and_keyed() -> None:
+    validated = rules(
+        eligibility=[
+            streak(" sales_streak ", metric=" sales_growth_monthly "),
+            streak(
+                "csat", 2, metric="csat", reward=RewardSpec(RewardKind.EXTRA_LEAVE, days=Decimal(1))
+            ),
+        ]
+    ).validated()
+    assert validated.eligibility[0] == streak()
+    assert list(validated.reward_rules()) == ["eligibility:sales_streak", "eligibility:csat"]
+
+
+def test_eligibility_rule_keys_must_be_unique() -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(eligibility=[streak("streak"), streak("other"), streak(" streak")]).validated()
+    assert_invalid("eligibility[2].key", caught)
+    assert "'streak' is used twice" in caught.value.message
+
+
+@pytest.mark.parametrize("key", ["", "has space", "ünïcode", "x" * 41])
+def test_an_eligibility_rule_key_is_code_like(key: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(eligibility=[streak(key)]).validated()
+    assert type(caught.value) is InvalidInput
+    assert caught.value.field == "eligibility[0].key"
+
+
+def test_an_eligibility_rule_names_a_metric() -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(eligibility=[streak(metric="  ")]).validated()
+    assert type(caught.value) is InvalidInput
+    assert caught.value.field == "eligibility[0].metric"
+
+
+@pytest.mark.parametrize("months", [1, 12])
+def test_a_streak_lasts_1_to_12_months(months: int) -> None:
+    assert rules(eligibility=[streak(months=months)]).validated().eligibility[0] == streak(
+        months=months
+    )
+
+
+@pytest.mark.parametrize("months", [0, -1, 13])
+def test_a_streak_outside_1_to_12_months_is_rejected(months: int) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(eligibility=[streak(), streak("other", months)]).validated()
+    assert_invalid("eligibility[1].consecutiveMonths", caught)
+    assert f"is {months}; it must lie between 1 and 12" in caught.value.message
+
+
+def test_a_malformed_eligibility_reward_is_rejected_naming_the_field() -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(eligibility=[streak(reward=RewardSpec(RewardKind.BONUS))]).validated()
+    assert type(caught.value) is InvalidInput
+    assert caught.value.field == "eligibility[0].reward.amount"
+
+
+# -- distribution guideline -------------------------------------------------------------------
+
+
+def test_a_distribution_guideline_is_listed_in_tier_order() -> None:
+    shares = [TierShare("B", Decimal(40)), TierShare(" A ", Decimal("20.0"))]
+    assert rules(distribution=shares).validated().distribution == [
+        TierShare("A", Decimal("20.0")),
+        TierShare("B", Decimal(40)),
+    ]
+
+
+def test_a_distribution_guideline_for_an_unknown_tier_is_rejected() -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(distribution=[TierShare("Z", Decimal(20))]).validated()
+    assert_invalid("distribution[0].tier", caught)
+
+
+def test_a_tier_has_at_most_one_distribution_guideline() -> None:
+    shares = [TierShare("A", Decimal(20)), TierShare("A", Decimal(30))]
+    with pytest.raises(DomainError) as caught:
+        rules(distribution=shares).validated()
+    assert_invalid("distribution[1].tier", caught)
+
+
+@pytest.mark.parametrize("percent", [Decimal(0), Decimal("100.01"), Decimal(-1), Decimal("NaN")])
+def test_a_distribution_share_lies_above_0_and_at_most_100(percent: Decimal) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(distribution=[TierShare("A", percent)]).validated()
+    assert_invalid("distribution[0].maxPercent", caught)
 
 
 # -- the rule book ----------------------------------------------------------------------------

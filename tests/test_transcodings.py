@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -15,7 +17,9 @@ from domain.goals import Direction, Goal, GoalSet, GoalSpec, Horizon, OwnerKind,
 from domain.organisation import Department, Employee, OrgStructure
 from domain.periods import Period
 from domain.provenance import Provenance, Role
-from domain.rules import RuleBook, RuleSet, Tier
+from domain.reviews import RaterSource
+from domain.rewards import Money, RewardKind, RewardSpec
+from domain.rules import EligibilityRule, RuleBook, RuleSet, Tier, TierReward, TierShare
 from service.application import Perfledger
 from service.idempotency import ProcessedRequest
 
@@ -55,6 +59,34 @@ RULES = RuleSet(
         Perspective.LEARNING_AND_GROWTH: Decimal("29.50"),
     },
     tiers=[Tier("star", Decimal("90.00")), Tier("solid", Decimal("60")), Tier("rest", Decimal(0))],
+)
+FULL_RULES = RuleSet(
+    achievement_cap=Decimal("130.0"),
+    tiers=[Tier("A", Decimal("90.0")), Tier("B", Decimal(60)), Tier("C", Decimal(0))],
+    kpi_weight=Decimal("62.50"),
+    review_weight=Decimal("37.5"),
+    source_weights={
+        RaterSource.MANAGER: Decimal("50.0"),
+        RaterSource.PEER: Decimal("20"),
+        RaterSource.CUSTOMER: Decimal("20.00"),
+        RaterSource.SELF: Decimal(10),
+    },
+    competency_weights={"teamwork": Decimal("40.0"), "customer_focus": Decimal("60")},
+    tier_rewards=[
+        TierReward("A", RewardSpec(RewardKind.BONUS, amount=Money(Decimal("1500.00"), "EUR"))),
+        TierReward("A", RewardSpec(RewardKind.EXTRA_LEAVE, days=Decimal("1.5"), title="Rest")),
+        TierReward("B", RewardSpec(RewardKind.COMMISSION, percent_of_salary=Decimal("2.50"))),
+        TierReward("C", RewardSpec(RewardKind.TRAINING, title="Negotiation course")),
+    ],
+    eligibility=[
+        EligibilityRule(
+            "sales_streak",
+            "sales_growth_monthly",
+            3,
+            RewardSpec(RewardKind.RECOGNITION, title="Star of the month"),
+        )
+    ],
+    distribution=[TierShare("A", Decimal("20.0")), TierShare("C", Decimal(15))],
 )
 
 
@@ -131,6 +163,7 @@ def sample_events() -> Iterator[DomainEventProtocol[UUID]]:
     book = RuleBook.open(PLAIN)
     book.define(RULES, "balanced scorecard pilot", WITH_REASON)
     book.define(RuleSet(), "no perspectives, no tiers", PLAIN)
+    book.define(FULL_RULES, "360 weights, rewards, eligibility and a guideline", PLAIN)
     book.adopt(1, date(2026, 4, 1), PLAIN)
     yield from book.collect_events()
 
@@ -226,6 +259,46 @@ def test_a_rule_set_keeps_perspective_weights_and_tiers(app: Perfledger) -> None
         ("rest", "0"),
     ]
     assert str(rules.achievement_cap) == "150.0"
+
+
+def test_a_full_rule_set_keeps_its_360_weights_rewards_and_guideline(app: Perfledger) -> None:
+    defined = [e for e in SAMPLES if event_name(e) == "RuleBook.VersionDefined"][-1]
+    decoded = app.mapper.to_domain_event(app.mapper.to_stored_event(defined))
+    rules: RuleSet = vars(decoded)["rules"]
+    assert_identical(FULL_RULES.validated(), rules, "rules")
+    assert type(next(iter(rules.source_weights))) is RaterSource
+    assert rules.reward_rules() == FULL_RULES.validated().reward_rules()
+    assert list(rules.reward_rules()) == [
+        "tier:A:0",
+        "tier:A:1",
+        "tier:B:0",
+        "tier:C:0",
+        "eligibility:sales_streak",
+    ]
+
+
+def test_a_rule_set_recorded_before_360_weights_and_rewards_existed_still_decodes(
+    app: Perfledger,
+) -> None:
+    defined = next(e for e in SAMPLES if event_name(e) == "RuleBook.VersionDefined")
+    stored = app.mapper.to_stored_event(defined)
+    state = json.loads(stored.state)
+    old_keys = {"achievement_cap", "achievement_floor", "perspective_weights", "tiers"}
+    rules_data = state["rules"]["_data_"]
+    state["rules"]["_data_"] = {k: v for k, v in rules_data.items() if k in old_keys}
+    old = dataclasses.replace(stored, state=json.dumps(state).encode())
+    rules: RuleSet = vars(app.mapper.to_domain_event(old))["rules"]
+    assert rules == dataclasses.replace(
+        RULES.validated(),
+        kpi_weight=Decimal(100),
+        review_weight=Decimal(0),
+        source_weights={},
+        competency_weights={},
+        tier_rewards=[],
+        eligibility=[],
+        distribution=[],
+    )
+    assert rules.reward_rules() == {}
 
 
 @pytest.mark.parametrize("provenance", [PLAIN, WITH_REASON], ids=["without_reason", "with_reason"])
