@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from enum import Enum
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -162,6 +162,14 @@ def _optional_title(title: str | None, field: str) -> str | None:
     if title is None:
         return None
     return text.required_text(title, field=f"{field}.title", max_length=120)
+
+
+_PROPOSAL_NAMESPACE = UUID("c6f1e0a4-2d7b-4f3e-8a61-5e0b9d2c7f14")
+
+
+def proposed_reward_id(cycle_id: UUID, employee_id: UUID, rule_key: str) -> UUID:
+    """The id a rule's proposal is granted under: one proposal can be approved once, ever."""
+    return uuid5(_PROPOSAL_NAMESPACE, f"{cycle_id}/{employee_id}/{rule_key}")
 
 
 class RewardOrigin(Enum):

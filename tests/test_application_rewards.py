@@ -4,6 +4,7 @@ and that revoking adds to the history instead of erasing the grant."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -12,6 +13,7 @@ import pytest
 
 from domain.errors import (
     AlreadyExists,
+    CycleNotInState,
     DomainError,
     EmployeeHasLeft,
     InvalidInput,
@@ -22,7 +24,23 @@ from domain.errors import (
     RewardAlreadyRevoked,
 )
 from domain.provenance import Provenance, Role
-from domain.rewards import Money, Reward, RewardKind, RewardOrigin, RewardSpec
+from domain.reviews import (
+    Competency,
+    CycleDeadlines,
+    CycleDefinition,
+    RatingScale,
+    ReviewCycle,
+)
+from domain.rewards import (
+    Money,
+    Reward,
+    RewardBasis,
+    RewardKind,
+    RewardOrigin,
+    RewardSpec,
+    proposed_reward_id,
+)
+from domain.rules import DEFAULT_RULES, TierReward
 from service.application import Perfledger, employee_id_for
 from service.command_base import Receipt
 from service.database import Database
@@ -307,4 +325,164 @@ def test_rewards_revoke_needs_a_reason_and_the_right_people(
 def test_revoking_an_unknown_reward_is_not_found(app: Perfledger, org: Org) -> None:
     assert_records_nothing(
         app, lambda: app.revoke_reward(HR.because("x"), uuid4(), TODAY), NotFound, "rewardId"
+    )
+
+
+# -- approving what the rules proposed --------------------------------------------------------
+
+
+def review_cycle(
+    app: Perfledger, org: Org, *, closed: bool = True, period: str = "2026-Q1"
+) -> UUID:
+    """A cycle over Alice and Bob, run to its end (or left in calibration)."""
+    cycle = ReviewCycle.draft(
+        uuid4(),
+        CycleDefinition(
+            name=f"{period} review",
+            period=period,
+            scope_departments=[org.sales],
+            scope_employees=[],
+            competencies=[
+                Competency("teamwork", "Teamwork", Decimal(100), ["poor", "fair", "good"])
+            ],
+            scale=RatingScale(1, 3),
+            deadlines=CycleDeadlines(date(2026, 4, 15), date(2026, 4, 30)),
+        ),
+        HR,
+    )
+    cycle.open([org.alice, org.bob], date(2026, 4, 1), HR)
+    cycle.start_calibration(HR)
+    if closed:
+        cycle.close(HR)
+    app.save(cycle)
+    return cycle.id
+
+
+def approve(
+    app: Perfledger,
+    cycle_id: UUID,
+    employee: UUID,
+    rule_key: str = "tier:A:0",
+    *,
+    provenance: Provenance = HR,
+    tier: str | None = "A",
+    reference_salary: Money | None = SALARY,
+) -> Receipt:
+    return app.approve_proposed_reward(
+        provenance,
+        cycle_id=cycle_id,
+        employee_id=employee,
+        rule_key=rule_key,
+        tier=tier,
+        score=Decimal("93.40"),
+        reference_salary=reference_salary,
+        today=TODAY,
+    )
+
+
+def test_an_approved_proposal_records_the_rule_and_version_that_made_it(
+    app: Perfledger, org: Org
+) -> None:
+    cycle_id = review_cycle(app, org)
+    receipt = approve(app, cycle_id, org.alice)
+    assert receipt.id == proposed_reward_id(cycle_id, org.alice, "tier:A:0")
+    granted = reward(app, receipt.id)
+    # The built-in defaults (version 0) give tier A 10% of salary.
+    assert granted.spec == DEFAULT_RULES.reward_rules()["tier:A:0"]
+    assert granted.granted_amount == Money(Decimal("4800.00"), "EUR")
+    assert granted.origin is RewardOrigin.RULES
+    assert granted.basis == RewardBasis(cycle_id, 0, "tier:A:0", "A", Decimal("93.40"))
+    assert granted.period == "2026-Q1"
+    events = list(app.events.get(receipt.id))
+    reason = events[0].provenance.reason  # type: ignore[attr-defined]
+    assert reason == (
+        "approved as proposed by rule tier:A:0 of rule-set version 0, tier A, score 93.40 "
+        "in 2026-Q1"
+    )
+
+
+def test_an_approvers_reason_is_kept(app: Perfledger, org: Org) -> None:
+    cycle_id = review_cycle(app, org)
+    receipt = approve(
+        app,
+        cycle_id,
+        org.bob,
+        "eligibility:sales_streak",
+        tier=None,
+        reference_salary=None,
+        provenance=HR.because("checked the CRM"),
+    )
+    assert receipt.id is not None
+    event = next(iter(app.events.get(receipt.id)))
+    assert event.provenance.reason == "checked the CRM"  # type: ignore[attr-defined]
+    assert reward(app, receipt.id).granted_amount == Money(Decimal(1000), "EUR")
+
+
+def test_a_proposal_is_approved_once_even_after_its_reward_was_revoked(
+    app: Perfledger, org: Org
+) -> None:
+    cycle_id = review_cycle(app, org)
+    receipt = approve(app, cycle_id, org.alice)
+    assert_records_nothing(app, lambda: approve(app, cycle_id, org.alice), AlreadyExists, "ruleKey")
+    assert receipt.id is not None
+    app.revoke_reward(HR.because("score corrected"), receipt.id, TODAY)
+    assert_records_nothing(app, lambda: approve(app, cycle_id, org.alice), AlreadyExists, "ruleKey")
+    # Another rule of the same cycle is another proposal.
+    approve(app, cycle_id, org.alice, "tier:A:1", reference_salary=None)
+
+
+def test_the_rule_set_in_force_when_the_period_began_decides(app: Perfledger, org: Org) -> None:
+    leave = RewardSpec(RewardKind.EXTRA_LEAVE, days=Decimal(2))
+    rules = replace(DEFAULT_RULES, tier_rewards=[TierReward("A", leave)])
+    app.define_rule_set(HR, rules, "tier A gets leave")
+    app.define_rule_set(HR, replace(DEFAULT_RULES, tier_rewards=[]), "no rewards")
+    app.adopt_rule_set(HR, 1, date(2026, 1, 1))
+    app.adopt_rule_set(HR, 2, date(2026, 2, 1))  # adopted after the quarter began: not for it
+    cycle_id = review_cycle(app, org)
+    receipt = approve(app, cycle_id, org.alice, reference_salary=None)
+    granted = reward(app, receipt.id)
+    assert granted.spec == leave
+    assert granted.basis is not None
+    assert granted.basis.rule_set_version == 1
+    assert_records_nothing(
+        app, lambda: approve(app, cycle_id, org.alice, "tier:A:1"), NotFound, "ruleKey"
+    )
+
+
+def test_a_proposal_of_an_open_or_unknown_cycle_cannot_be_approved(
+    app: Perfledger, org: Org
+) -> None:
+    calibrating = review_cycle(app, org, closed=False)
+    assert_records_nothing(
+        app, lambda: approve(app, calibrating, org.alice), CycleNotInState, "cycleId"
+    )
+    assert_records_nothing(app, lambda: approve(app, uuid4(), org.alice), NotFound, "cycleId")
+
+
+def test_approving_checks_rule_tier_and_reviewee(app: Perfledger, org: Org) -> None:
+    cycle_id = review_cycle(app, org)
+    assert_records_nothing(
+        app, lambda: approve(app, cycle_id, org.alice, "tier:Z:0"), NotFound, "ruleKey"
+    )
+    assert_records_nothing(
+        app, lambda: approve(app, cycle_id, org.alice, tier="B"), InvalidInput, "tier"
+    )
+    assert_records_nothing(
+        app, lambda: approve(app, cycle_id, org.boss), InvalidInput, "employeeId"
+    )
+    assert_records_nothing(
+        app,
+        lambda: approve(app, cycle_id, org.alice, reference_salary=None),
+        ReferenceSalaryRequired,
+        "referenceSalary",
+    )
+
+
+def test_only_hr_approves_proposals(app: Perfledger, org: Org) -> None:
+    cycle_id = review_cycle(app, org)
+    assert_records_nothing(
+        app,
+        lambda: approve(app, cycle_id, org.alice, provenance=as_role(Role.MANAGER, org.boss)),
+        PermissionDenied,
+        None,
     )
