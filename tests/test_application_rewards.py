@@ -120,7 +120,7 @@ def grant(
 
 def reward(app: Perfledger, reward_id: UUID | None) -> Reward:
     assert reward_id is not None
-    aggregate = app.repository.get(reward_id)
+    aggregate: object = app.repository.get(reward_id)
     assert isinstance(aggregate, Reward)
     return aggregate
 
@@ -160,7 +160,8 @@ def test_hr_and_admin_grant_to_anyone(app: Perfledger, org: Org) -> None:
 def test_others_may_not_grant_and_nothing_is_recorded(
     app: Perfledger, org: Org, role: Role, actor: str
 ) -> None:
-    actor_id = {"bob": org.bob, "boss": org.boss, "hr": "auditor-1"}[actor]
+    actors: dict[str, UUID | str] = {"bob": org.bob, "boss": org.boss, "hr": "auditor-1"}
+    actor_id = actors[actor]
     assert_records_nothing(
         app,
         lambda: grant(app, as_role(role, actor_id, "well done"), org.alice),
