@@ -106,18 +106,13 @@ class Feedback(Aggregate):
         return self.acknowledged_on is not None
 
     def acknowledge(self, by: UUID, today: date, provenance: Provenance) -> None:
+        # No check against occurred_on: the giver's calendar day may be ahead of ours.
         if by != self.receiver_id:
             raise PermissionDenied("only the receiver of feedback may acknowledge it")
         if self.acknowledged_on is not None:
             raise AlreadyAcknowledged(
                 f"this feedback was already acknowledged on {self.acknowledged_on.isoformat()}",
                 field="feedbackId",
-            )
-        if today < self.occurred_on:
-            raise InvalidInput(
-                f"feedback of {self.occurred_on.isoformat()} cannot be acknowledged on "
-                f"{today.isoformat()}, before it took place",
-                field="today",
             )
         self._acknowledged(today, provenance)
 
