@@ -67,7 +67,7 @@ def rules_to_json(rules: RuleSet) -> str:
             "eligibility": [
                 {
                     "key": rule.key,
-                    "ruleKey": f"eligibility:{rule.key}",
+                    "ruleKey": rule.rule_key,
                     "metric": rule.metric,
                     "consecutiveMonths": rule.consecutive_months,
                     "reward": reward_spec_to_dict(rule.reward),
@@ -84,22 +84,25 @@ def rules_to_json(rules: RuleSet) -> str:
 
 def rules_from_json(text: str) -> RuleSet:
     # Rows written before a field existed lack its key; the rule set's default stands in, as it
-    # does when such a version is decoded from its event.
+    # does when such a version is decoded from its event. jsonb reorders object keys, so weights
+    # are put back in the order a validated rule set keeps them: sorted by key.
     data: dict[str, Any] = json.loads(text)
     defaults = RuleSet()
     return RuleSet(
         achievement_cap=Decimal(data["achievementCap"]),
         achievement_floor=Decimal(data["achievementFloor"]),
         perspective_weights={
-            Perspective(p): Decimal(w) for p, w in data["perspectiveWeights"].items()
+            Perspective(p): Decimal(w) for p, w in sorted(data["perspectiveWeights"].items())
         },
         tiers=[Tier(t["name"], Decimal(t["minScore"])) for t in data["tiers"]],
         kpi_weight=Decimal(data.get("kpiWeight", defaults.kpi_weight)),
         review_weight=Decimal(data.get("reviewWeight", defaults.review_weight)),
         source_weights={
-            RaterSource(s): Decimal(w) for s, w in data.get("sourceWeights", {}).items()
+            RaterSource(s): Decimal(w) for s, w in sorted(data.get("sourceWeights", {}).items())
         },
-        competency_weights={c: Decimal(w) for c, w in data.get("competencyWeights", {}).items()},
+        competency_weights={
+            c: Decimal(w) for c, w in sorted(data.get("competencyWeights", {}).items())
+        },
         tier_rewards=[
             TierReward(r["tier"], reward_spec_from_dict(r["reward"]))
             for r in data.get("tierRewards", [])

@@ -15,11 +15,13 @@ from uuid import UUID
 
 import strawberry
 
-from domain.errors import DomainError, InvalidInput, PermissionDenied
+from domain.errors import DomainError, InvalidInput, InvalidRuleSet, PermissionDenied
 from domain.goals import Direction, GoalSpec, Horizon, OwnerKind, Perspective
 from domain.provenance import Role
-from domain.rules import RuleSet, Tier
+from domain.reviews import RaterSource
+from domain.rules import EligibilityRule, RuleSet, Tier, TierReward, TierShare
 from service.api.errors import CommandRejected
+from service.api.reward_types import RaterSourceType, RewardSpecInput
 from service.api.types import DirectionType, HorizonType, Info, OwnerKindType, PerspectiveType
 from service.application import Receipt
 
@@ -211,12 +213,63 @@ class TierInput:
 
 
 @strawberry.input
+class SourceWeightInput:
+    source: RaterSourceType  # type: ignore[valid-type]
+    weight: Decimal
+
+
+@strawberry.input
+class CompetencyWeightInput:
+    competency: str
+    weight: Decimal
+
+
+@strawberry.input
+class TierRewardInput:
+    tier: str
+    reward: RewardSpecInput
+
+
+@strawberry.input(
+    description="Propose a reward to whoever met the target of a goal on `metric` in each of "
+    "the last `consecutiveMonths` months (1-12)."
+)
+class EligibilityRuleInput:
+    key: str = strawberry.field(description="Unique in the rule set; names the rule on rewards.")
+    metric: str
+    consecutive_months: int
+    reward: RewardSpecInput
+
+
+@strawberry.input(description="Advisory: at most maxPercent of a population in the tier.")
+class TierShareInput:
+    tier: str
+    max_percent: Decimal
+
+
+@strawberry.input
 class DefineRuleSetInput:
     description: str
     achievement_cap: Decimal
     achievement_floor: Decimal = Decimal(0)
     perspective_weights: list[PerspectiveWeightInput] = strawberry.field(default_factory=list)
     tiers: list[TierInput] = strawberry.field(default_factory=list)
+    kpi_weight: Decimal = strawberry.field(
+        default=Decimal(100), description="KPI results versus 360 results: with reviewWeight, 100."
+    )
+    review_weight: Decimal = Decimal(0)
+    source_weights: list[SourceWeightInput] = strawberry.field(
+        default_factory=list,
+        description="Needed when reviewWeight is above 0; total 100. A source left out does "
+        "not count.",
+    )
+    competency_weights: list[CompetencyWeightInput] = strawberry.field(
+        default_factory=list,
+        description="Optional; replaces review cycles' competency weights. Total 100.",
+    )
+    tier_rewards: list[TierRewardInput] = strawberry.field(default_factory=list)
+    eligibility: list[EligibilityRuleInput] = strawberry.field(default_factory=list)
+    distribution: list[TierShareInput] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -236,6 +289,48 @@ def _perspective_weights(items: list[PerspectiveWeightInput]) -> dict[Perspectiv
             )
         weights[perspective] = item.weight
     return weights
+
+
+def _source_weights(items: list[SourceWeightInput]) -> dict[RaterSource, Decimal]:
+    weights: dict[RaterSource, Decimal] = {}
+    for item in items:
+        source = RaterSource(item.source)
+        if source in weights:
+            raise InvalidRuleSet(
+                f"rater source {source.value} is weighted twice", field="sourceWeights"
+            )
+        weights[source] = item.weight
+    return weights
+
+
+def _competency_weights(items: list[CompetencyWeightInput]) -> dict[str, Decimal]:
+    weights: dict[str, Decimal] = {}
+    for item in items:
+        if item.competency in weights:
+            raise InvalidRuleSet(
+                f"competency {item.competency!r} is weighted twice", field="competencyWeights"
+            )
+        weights[item.competency] = item.weight
+    return weights
+
+
+def _rule_set(input: DefineRuleSetInput) -> RuleSet:
+    return RuleSet(
+        achievement_cap=input.achievement_cap,
+        achievement_floor=input.achievement_floor,
+        perspective_weights=_perspective_weights(input.perspective_weights),
+        tiers=[Tier(t.name, t.min_score) for t in input.tiers],
+        kpi_weight=input.kpi_weight,
+        review_weight=input.review_weight,
+        source_weights=_source_weights(input.source_weights),
+        competency_weights=_competency_weights(input.competency_weights),
+        tier_rewards=[TierReward(r.tier, r.reward.to_domain()) for r in input.tier_rewards],
+        eligibility=[
+            EligibilityRule(e.key, e.metric, e.consecutive_months, e.reward.to_domain())
+            for e in input.eligibility
+        ],
+        distribution=[TierShare(d.tier, d.max_percent) for d in input.distribution],
+    )
 
 
 def _goal_spec(input: SetGoalInput) -> GoalSpec:
@@ -452,12 +547,7 @@ class Mutation:
             info,
             lambda: ctx.services.app.define_rule_set(
                 ctx.provenance(),
-                RuleSet(
-                    achievement_cap=input.achievement_cap,
-                    achievement_floor=input.achievement_floor,
-                    perspective_weights=_perspective_weights(input.perspective_weights),
-                    tiers=[Tier(t.name, t.min_score) for t in input.tiers],
-                ),
+                _rule_set(input),
                 input.description,
             ),
         )
