@@ -143,6 +143,9 @@ class GoalsModel:
         self.dirty_sets: set[OwnerPeriod] = set()
         # (owner, period) whose score inputs changed, with the last position that changed them
         self.changed_scores: dict[OwnerPeriod, int] = {}
+        # This batch's measurements (goal, measured on, value) in log order: the table keeps
+        # only the latest, the review-cycle scorecards need each month's for streak rules.
+        self.measured: list[tuple[UUID, date, Decimal]] = []
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -211,6 +214,7 @@ class GoalsModel:
             row.latest_value = e.value
             row.latest_as_of = e.as_of
         self._touch(row, position, progress_only=True)
+        self.measured.append((row.id, e.as_of, e.value))
 
     def _target_revised(self, e: Any, position: int) -> None:
         row = self.goals[e.originator_id]
@@ -367,3 +371,4 @@ class GoalsModel:
         self.progressed.clear()
         self.dirty_sets.clear()
         self.changed_scores.clear()
+        self.measured.clear()

@@ -114,6 +114,12 @@ class ScorecardsModel:
                     changed[key] = max(changed.get(key, 0), position)
         return changed
 
+    def kpi_score(self, owner_id: UUID, period: str) -> Decimal | None:
+        """The owner's KPI score for the period as its scorecard row shows it (for the review
+        cycles' scorecards, which combine it with the reviews)."""
+        score: Decimal | None = self.compute(owner_id, period)[5]
+        return score
+
     def compute(self, owner_id: UUID, period: str) -> tuple[Any, ...]:
         goals = [
             self.goals.goals[goal_id]

@@ -1,0 +1,500 @@
+"""Read model: one scorecard per review cycle and reviewee, the KPI and the 360 combined.
+
+Each row is ``domain.evaluation.evaluate`` applied to the appraisal's submitted ratings (with
+calibrations), the cycle's framework, scale and anonymity threshold, the calibrated result, the
+reviewee's KPI score for the cycle's period and the rule set in force on the period's first day;
+with the rewards those rules propose, the rewards granted and the feedback received in the period.
+
+While the cycle is open or in calibration the KPI score is live. When the appraisal closes, its
+result is computed once, at the position of the Closed event, and kept: later measurements or rule
+adoptions never change a closed cycle's numbers. Only what happens after closing by design (the
+approval of proposals, other rewards, late feedback about the period) still updates the row.
+
+Eligibility rules need each month's last measurement of a goal, which the goals table does not
+keep; this model keeps them (``goal_monthly_measurements``) from the goals model's measurements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from domain.evaluation import Evaluation, SubmittedReview, evaluate
+from domain.feedback import FeedbackKind
+from domain.goals import GoalStatus, OwnerKind
+from domain.periods import Period
+from domain.proposals import Measurement, MetricHistory, propose_rewards, streaks
+from domain.reviews import CycleStatus, appraisal_id
+from domain.rewards import Money, RewardOrigin, RewardSpec
+from projections.base import Handler, upsert
+from projections.feedback import FeedbackModel, month_of
+from projections.goals import GoalsModel
+from projections.reviews import AppraisalRow, ReviewsModel
+from projections.rewards import RewardsModel
+from projections.rules import RulesModel, reward_spec_to_dict
+from projections.scorecards import ScorecardsModel
+
+DDL = """
+CREATE TABLE IF NOT EXISTS cycle_scorecards (
+    cycle_id uuid NOT NULL,
+    employee_id uuid NOT NULL,
+    department_id uuid NOT NULL,
+    manager_id uuid,
+    period text NOT NULL,
+    status text NOT NULL,
+    rule_set_version integer NOT NULL,
+    kpi_score numeric,
+    kpi_frozen boolean NOT NULL,
+    review_score numeric,
+    final_score numeric,
+    calibrated_score numeric,
+    score numeric,
+    tier text,
+    sources jsonb NOT NULL,
+    components jsonb NOT NULL,
+    proposals jsonb NOT NULL,
+    rewards jsonb NOT NULL,
+    feedback jsonb NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (cycle_id, employee_id)
+);
+CREATE INDEX IF NOT EXISTS cycle_scorecards_department
+    ON cycle_scorecards (cycle_id, department_id);
+CREATE TABLE IF NOT EXISTS goal_monthly_measurements (
+    goal_id uuid NOT NULL,
+    month text NOT NULL,
+    measured_on date NOT NULL,
+    value numeric NOT NULL,
+    PRIMARY KEY (goal_id, month)
+);
+"""
+
+_COLUMNS = [
+    ("cycle_id", "uuid"),
+    ("employee_id", "uuid"),
+    ("department_id", "uuid"),
+    ("manager_id", "uuid"),
+    ("period", "text"),
+    ("status", "text"),
+    ("rule_set_version", "integer"),
+    ("kpi_score", "numeric"),
+    ("kpi_frozen", "boolean"),
+    ("review_score", "numeric"),
+    ("final_score", "numeric"),
+    ("calibrated_score", "numeric"),
+    ("score", "numeric"),
+    ("tier", "text"),
+    ("sources_json", "text"),
+    ("components_json", "text"),
+    ("proposals_json", "text"),
+    ("rewards_json", "text"),
+    ("feedback_json", "text"),
+    ("position", "bigint"),
+]
+_MONTH_COLUMNS = [
+    ("goal_id", "uuid"),
+    ("month", "text"),
+    ("measured_on", "date"),
+    ("value", "numeric"),
+]
+
+RowKey = tuple[UUID, UUID]  # cycle, employee
+Month = tuple[int, int]  # year, month
+
+
+@dataclass(slots=True)
+class CycleScoreRow:
+    cycle_id: UUID
+    employee_id: UUID
+    department_id: UUID
+    manager_id: UUID | None
+    period: str
+    status: str
+    rule_set_version: int
+    kpi_score: Decimal | None
+    kpi_frozen: bool
+    review_score: Decimal | None
+    final_score: Decimal | None
+    calibrated_score: Decimal | None
+    score: Decimal | None
+    tier: str | None
+    sources: str
+    components: str
+    proposed: list[dict[str, Any]]  # the proposals without their approval flag
+    proposals: str
+    rewards: str
+    feedback: str
+    position: int
+
+    def values(self) -> tuple[object, ...]:
+        return (
+            self.cycle_id,
+            self.employee_id,
+            self.department_id,
+            self.manager_id,
+            self.period,
+            self.status,
+            self.rule_set_version,
+            self.kpi_score,
+            self.kpi_frozen,
+            self.review_score,
+            self.final_score,
+            self.calibrated_score,
+            self.score,
+            self.tier,
+            self.sources,
+            self.components,
+            self.proposals,
+            self.rewards,
+            self.feedback,
+            self.position,
+        )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def sources_json(evaluation: Evaluation) -> str:
+    return json.dumps(
+        [
+            {
+                "source": s.source.value,
+                "submitted": s.submitted,
+                "counted": s.counted,
+                "withheld": s.withheld,
+                "note": s.note,
+                "ruleWeight": str(s.rule_weight),
+                "effectiveWeight": str(s.effective_weight),
+                "score": _text(s.score),
+                "contribution": str(s.contribution),
+                "competencies": [
+                    {
+                        "key": c.key,
+                        "weight": str(c.weight),
+                        "observations": c.observations,
+                        "meanRating": _text(c.mean_rating),
+                        "score": _text(c.score),
+                    }
+                    for c in s.competencies
+                ],
+            }
+            for s in evaluation.sources
+        ]
+    )
+
+
+def components_json(evaluation: Evaluation) -> str:
+    return json.dumps(
+        [
+            {
+                "name": c.name,
+                "ruleWeight": str(c.rule_weight),
+                "effectiveWeight": str(c.effective_weight),
+                "score": _text(c.score),
+                "contribution": str(c.contribution),
+            }
+            for c in evaluation.components
+        ]
+    )
+
+
+def months_of(period: Period) -> list[Month]:
+    start, end = period.start, period.end
+    return [
+        (year, month)
+        for year in range(start.year, end.year + 1)
+        for month in range(1, 13)
+        if (start.year, start.month) <= (year, month) <= (end.year, end.month)
+    ]
+
+
+class CycleScorecardsModel:
+    tables: Sequence[str] = ("cycle_scorecards", "goal_monthly_measurements")
+    ddl = DDL
+
+    def __init__(
+        self,
+        reviews: ReviewsModel,
+        goals: GoalsModel,
+        scorecards: ScorecardsModel,
+        rules: RulesModel,
+        rewards: RewardsModel,
+        feedback: FeedbackModel,
+    ) -> None:
+        self.reviews = reviews
+        self.goals = goals
+        self.scorecards = scorecards
+        self.rules = rules
+        self.rewards = rewards
+        self.feedback = feedback
+        reviews.closed_listeners.append(self._freeze)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rows: dict[RowKey, CycleScoreRow] = {}
+        # goal → month → that month's last measurement (day, value); employees' goals only
+        self.months: dict[UUID, dict[Month, tuple[date, Decimal]]] = {}
+        self.dirty_months: set[tuple[UUID, Month]] = set()
+        self.synced = 0  # how many of the goals model's batch measurements are in self.months
+        self.marks: dict[RowKey, int] = {}  # rows to recompute, with the position that asks
+
+    def clear(self) -> None:
+        self._reset()
+
+    def handlers(self) -> dict[type, Handler]:
+        return {}  # everything arrives through the other models' memory
+
+    # -- inputs ------------------------------------------------------------------------------------
+
+    def _sync_measurements(self) -> None:
+        measured = self.goals.measured
+        for goal_id, day, value in measured[self.synced :]:
+            if self.goals.goals[goal_id].owner_kind is not OwnerKind.EMPLOYEE:
+                continue
+            months = self.months.setdefault(goal_id, {})
+            month = (day.year, day.month)
+            last = months.get(month)
+            # Same rule as domain.proposals.months_met: the latest day wins, on a tie the later.
+            if last is None or day >= last[0]:
+                months[month] = (day, value)
+                self.dirty_months.add((goal_id, month))
+        self.synced = len(measured)
+
+    def _histories(self, employee_id: UUID, period: str) -> list[MetricHistory]:
+        histories = []
+        for goal_id in sorted(self.goals.by_owner_period.get((employee_id, period), ())):
+            goal = self.goals.goals[goal_id]
+            if goal.status is GoalStatus.ABANDONED:
+                continue
+            months = self.months.get(goal_id, {})
+            histories.append(
+                MetricHistory(
+                    goal.metric,
+                    goal.direction,
+                    goal.target,
+                    [Measurement(day, value) for _, (day, value) in sorted(months.items())],
+                )
+            )
+        return histories
+
+    def _mark(self, key: RowKey, position: int) -> None:
+        self.marks[key] = max(self.marks.get(key, 0), position)
+
+    def _marked(self) -> dict[RowKey, int]:
+        reviews = self.reviews
+        for changed, position in reviews.changed_scores.items():
+            appraisal = reviews.appraisals[changed]
+            self._mark((appraisal.cycle_id, appraisal.reviewee_id), position)
+        for (owner_id, period), position in self.goals.changed_scores.items():
+            for appraisal in reviews.appraisals_of(owner_id):
+                live = appraisal.status is not CycleStatus.CLOSED
+                if live and reviews.cycles[appraisal.cycle_id].period == period:
+                    self._mark((appraisal.cycle_id, owner_id), position)
+        if self.rules.adopted_at is not None:
+            for appraisal in reviews.appraisals.values():
+                if appraisal.status is not CycleStatus.CLOSED:
+                    self._mark((appraisal.cycle_id, appraisal.reviewee_id), self.rules.adopted_at)
+        for reward_id in self.rewards.dirty:
+            reward = self.rewards.rewards[reward_id]
+            for appraisal in reviews.appraisals_of(reward.employee_id):
+                cycle = reviews.cycles[appraisal.cycle_id]
+                if reward.cycle_id == cycle.id or reward.period == cycle.period:
+                    self._mark((cycle.id, appraisal.reviewee_id), reward.position)
+        for employee_id, month, _ in self.feedback.dirty_counts:
+            appraisals = reviews.appraisals_of(employee_id)
+            if not appraisals:
+                continue
+            positions = [
+                f.position
+                for f in self.feedback.received_by.get(employee_id, ())
+                if month_of(f.occurred_on) == month
+            ]
+            if not positions:
+                continue  # they gave feedback that month; the scorecard counts received
+            for appraisal in appraisals:
+                span = Period.parse(reviews.cycles[appraisal.cycle_id].period)
+                if month_of(span.start) <= month <= month_of(span.end):
+                    self._mark((appraisal.cycle_id, employee_id), max(positions))
+        return self.marks
+
+    # -- computing ---------------------------------------------------------------------------------
+
+    def _evaluated(self, appraisal: AppraisalRow, *, frozen: bool) -> CycleScoreRow:
+        """The result from the other models' memory as it stands now."""
+        cycle = self.reviews.cycles[appraisal.cycle_id]
+        period = Period.parse(cycle.period)
+        version, rules = self.rules.in_force(period.start)
+        evaluation = evaluate(
+            kpi_score=self.scorecards.kpi_score(appraisal.reviewee_id, cycle.period),
+            reviews=[
+                SubmittedReview(rater.source, rater.effective()) for rater in appraisal.submitted()
+            ],
+            competencies=cycle.competencies,
+            scale=cycle.scale,
+            anonymity_threshold=cycle.anonymity_threshold,
+            rules=rules,
+            calibrated_score=appraisal.calibrated_score,
+        )
+        metric_streaks = streaks(
+            self._histories(appraisal.reviewee_id, cycle.period), months_of(period)
+        )
+        proposed = [
+            {
+                "ruleKey": p.rule_key,
+                "reward": reward_spec_to_dict(p.reward),
+                "because": p.because,
+            }
+            for p in propose_rewards(evaluation.tier, rules, metric_streaks)
+        ]
+        return CycleScoreRow(
+            cycle_id=cycle.id,
+            employee_id=appraisal.reviewee_id,
+            department_id=appraisal.department_id,
+            manager_id=appraisal.manager_id,
+            period=cycle.period,
+            status=appraisal.status.value,
+            rule_set_version=version,
+            kpi_score=evaluation.kpi_score,
+            kpi_frozen=frozen,
+            review_score=evaluation.review_score,
+            final_score=evaluation.final_score,
+            calibrated_score=evaluation.calibrated_score,
+            score=evaluation.score,
+            tier=evaluation.tier,
+            sources=sources_json(evaluation),
+            components=components_json(evaluation),
+            proposed=proposed,
+            proposals="[]",
+            rewards="[]",
+            feedback="{}",
+            position=0,
+        )
+
+    def _freeze(self, appraisal: AppraisalRow, position: int) -> None:
+        """The appraisal closed: compute its result now, at this position, once and for all."""
+        self._sync_measurements()
+        key = (appraisal.cycle_id, appraisal.reviewee_id)
+        previous = self.rows.get(key)
+        row = self._evaluated(appraisal, frozen=True)
+        row.position = previous.position if previous else 0
+        self.rows[key] = row
+        self._mark(key, position)
+
+    def _with_rewards_and_feedback(self, row: CycleScoreRow) -> None:
+        employee_rewards = self.rewards.for_employee(row.employee_id)
+        approved = {
+            r.rule_key
+            for r in employee_rewards
+            if r.origin is RewardOrigin.RULES and r.cycle_id == row.cycle_id and not r.revoked
+        }
+        row.proposals = json.dumps(
+            [{**p, "approved": p["ruleKey"] in approved} for p in row.proposed]
+        )
+        row.rewards = json.dumps(
+            [
+                {
+                    "id": str(r.id),
+                    "kind": r.kind.value,
+                    "describe": RewardSpec(
+                        r.kind,
+                        Money(r.amount, r.currency)
+                        if r.amount is not None and r.currency
+                        else None,
+                        r.percent_of_salary,
+                        r.days,
+                        r.title,
+                    ).describe(),
+                    "amount": _text(r.granted_amount),
+                    "currency": r.granted_currency,
+                    "origin": r.origin.value,
+                    "ruleKey": r.rule_key,
+                }
+                for r in employee_rewards
+                if r.period == row.period and not r.revoked
+            ]
+        )
+        period = Period.parse(row.period)
+        counts = self.feedback.counts(row.employee_id, period.start, period.end)
+        row.feedback = json.dumps({kind.value: counts[kind] for kind in FeedbackKind})
+
+    # -- storage -----------------------------------------------------------------------------------
+
+    async def load(self, conn: asyncpg.Connection) -> None:
+        self.clear()
+        for r in await conn.fetch("SELECT * FROM cycle_scorecards"):
+            row = CycleScoreRow(
+                r["cycle_id"],
+                r["employee_id"],
+                r["department_id"],
+                r["manager_id"],
+                r["period"],
+                r["status"],
+                r["rule_set_version"],
+                r["kpi_score"],
+                r["kpi_frozen"],
+                r["review_score"],
+                r["final_score"],
+                r["calibrated_score"],
+                r["score"],
+                r["tier"],
+                r["sources"],
+                r["components"],
+                [
+                    {k: v for k, v in p.items() if k != "approved"}
+                    for p in json.loads(r["proposals"])
+                ],
+                r["proposals"],
+                r["rewards"],
+                r["feedback"],
+                r["position"],
+            )
+            self.rows[(row.cycle_id, row.employee_id)] = row
+        for r in await conn.fetch("SELECT * FROM goal_monthly_measurements"):
+            year, month = (int(part) for part in r["month"].split("-"))
+            self.months.setdefault(r["goal_id"], {})[(year, month)] = (
+                r["measured_on"],
+                r["value"],
+            )
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        self._sync_measurements()
+        months = sorted(self.dirty_months)
+        await upsert(
+            conn,
+            "goal_monthly_measurements",
+            _MONTH_COLUMNS,
+            ["goal_id", "month"],
+            [
+                (goal_id, f"{year:04d}-{month:02d}", *self.months[goal_id][(year, month)])
+                for goal_id, (year, month) in months
+            ],
+        )
+        rows = []
+        for key, position in sorted(self._marked().items()):
+            cycle_id, employee_id = key
+            previous = self.rows.get(key)
+            if previous is not None and previous.kpi_frozen:
+                row = previous
+            else:
+                appraisal = self.reviews.appraisals[appraisal_id(cycle_id, employee_id)]
+                closed = appraisal.status is CycleStatus.CLOSED
+                row = self._evaluated(appraisal, frozen=closed)
+                row.position = previous.position if previous is not None else 0
+            row.position = max(row.position, position)
+            self._with_rewards_and_feedback(row)
+            self.rows[key] = row
+            rows.append(row.values())
+        await upsert(conn, "cycle_scorecards", _COLUMNS, ["cycle_id", "employee_id"], rows)
+
+    def committed(self) -> None:
+        self.dirty_months.clear()
+        self.synced = 0
+        self.marks.clear()
