@@ -17,6 +17,7 @@ class Role(Enum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     SYSTEM = "system"  # seeding and migrations; never issued in a token
+    EXTERNAL = "external"  # a customer rater with a one-time review invitation; no account
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,15 @@ from service.command_base import (
     department_id_for,
     employee_id_for,
 )
+from service.feedback_commands import FeedbackCommands
+from service.review_commands import ReviewCommands
+from service.reward_commands import RewardCommands
 from service.transcodings import register_domain_transcodings
 
 __all__ = ["HR_ROLES", "Perfledger", "Receipt", "department_id_for", "employee_id_for"]
 
 
-class Perfledger(CommandsBase):
+class Perfledger(ReviewCommands, FeedbackCommands, RewardCommands, CommandsBase):
     name = "Perfledger"
     env = {
         "AGGREGATE_CACHE_MAXSIZE": "10000",

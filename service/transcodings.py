@@ -14,10 +14,21 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from domain.feedback import FeedbackKind, FeedbackVisibility
 from domain.goals import Direction, GoalSpec, GoalStatus, Horizon, OwnerKind, Perspective
 from domain.periods import PeriodKind
 from domain.provenance import Provenance, Role
-from domain.rules import RuleSet, Tier
+from domain.reviews import (
+    Competency,
+    CycleDeadlines,
+    CycleDefinition,
+    CycleStatus,
+    RaterSource,
+    Rating,
+    RatingScale,
+)
+from domain.rewards import Money, RewardBasis, RewardKind, RewardOrigin, RewardSpec
+from domain.rules import EligibilityRule, RuleSet, Tier, TierReward, TierShare
 
 
 class DateAsISO(Transcoding):
@@ -61,18 +72,25 @@ class DataclassAsDict(Transcoding):
 
 
 class RuleSetAsDict(DataclassAsDict):
-    # JSON object keys are strings, so perspective weights travel as [perspective, weight] pairs.
+    # JSON object keys are strings, so weights keyed by an enum travel as [member, weight] pairs.
+    # Rule sets recorded before a field existed lack its key: the dataclass default fills it in.
     def __init__(self) -> None:
         super().__init__(RuleSet)
 
     def encode(self, obj: RuleSet) -> dict[str, Any]:
         data = super().encode(obj)
         data["perspective_weights"] = [[p, w] for p, w in obj.perspective_weights.items()]
+        data["source_weights"] = [[s, w] for s, w in obj.source_weights.items()]
         return data
 
     def decode(self, data: dict[str, Any]) -> RuleSet:
-        pairs: list[list[Any]] = data.pop("perspective_weights")
-        return RuleSet(perspective_weights={p: Decimal(w) for p, w in pairs}, **data)
+        perspectives: list[list[Any]] = data.pop("perspective_weights")
+        sources: list[list[Any]] = data.pop("source_weights", [])
+        return RuleSet(
+            perspective_weights={p: Decimal(w) for p, w in perspectives},
+            source_weights={s: Decimal(w) for s, w in sources},
+            **data,
+        )
 
 
 _ROLES = {role.value: role for role in Role}
@@ -95,15 +113,35 @@ class ProvenanceAsList(Transcoding):
 
 
 ENUMS: tuple[type[Enum], ...] = (
+    CycleStatus,
     Direction,
+    FeedbackKind,
+    FeedbackVisibility,
     GoalStatus,
     Horizon,
     OwnerKind,
     PeriodKind,
     Perspective,
+    RaterSource,
+    RewardKind,
+    RewardOrigin,
     Role,
 )
-VALUE_OBJECTS: tuple[type[Any], ...] = (GoalSpec, Tier)
+VALUE_OBJECTS: tuple[type[Any], ...] = (
+    Competency,
+    CycleDeadlines,
+    CycleDefinition,
+    Rating,
+    RatingScale,
+    EligibilityRule,
+    GoalSpec,
+    Money,
+    RewardBasis,
+    RewardSpec,
+    Tier,
+    TierReward,
+    TierShare,
+)
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
