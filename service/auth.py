@@ -1,7 +1,9 @@
-"""Bearer tokens: HS256 JWTs carrying the caller's employee id and role."""
+"""Bearer tokens: HS256 JWTs carrying the caller's employee id and role, or a customer's one-time
+review invitation (``rvw.<appraisal hex>.<secret>``), which is not a JWT and signs nobody in."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,6 +30,29 @@ class Viewer:
     @property
     def sees_everyone(self) -> bool:
         return self.role in {Role.HR, Role.AUDITOR, Role.ADMIN}
+
+
+@dataclass(frozen=True)
+class ExternalRater:
+    """A customer holding a review invitation: no account, no role; the API lets them read that
+    one review's form and submit it, nothing else. The application decides whether the token
+    still works (unknown, replaced, used, expired)."""
+
+    token: str
+
+    def __repr__(self) -> str:
+        return "ExternalRater(token=<hidden>)"  # never log the token
+
+    @property
+    def viewer(self) -> Viewer:
+        """Who resolvers see: nobody's employee id, so no visibility check ever matches."""
+        return Viewer(NOBODY, Role.EXTERNAL)
+
+
+NOBODY = UUID(int=0)
+
+
+EXTERNAL_TOKEN = re.compile(r"^rvw\.[0-9a-f]{32}\.[A-Za-z0-9_-]{16,128}$")
 
 
 def mint(secret: str, employee_id: UUID, role: Role, *, ttl_hours: int = 12) -> str:
@@ -92,7 +117,7 @@ def _verify(secret: str, token: str) -> tuple[Viewer, int]:
     return Viewer(employee_id, role), int(claims["exp"])
 
 
-def from_header(secret: str, authorization: str | None) -> Viewer:
+def from_header(secret: str, authorization: str | None) -> Viewer | ExternalRater:
     if not authorization:
         raise AuthenticationFailed(
             "authentication required: send 'Authorization: Bearer <token>' "
@@ -101,4 +126,9 @@ def from_header(secret: str, authorization: str | None) -> Viewer:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
-    return verify(secret, token.strip())
+    token = token.strip()
+    if token.startswith("rvw."):
+        if not EXTERNAL_TOKEN.match(token):
+            raise AuthenticationFailed("the bearer token is not a valid review invitation")
+        return ExternalRater(token)
+    return verify(secret, token)

@@ -19,6 +19,7 @@ from strawberry.asgi import GraphQL
 
 from service import auth
 from service.api.context import Context
+from service.api.reviews import external_rater_refusal
 from service.api.schema import schema
 from service.bootstrap import Services, build
 from service.database import Database
@@ -124,7 +125,7 @@ class PerfledgerGraphQL(GraphQL[Context, None]):
                 )
         await response(scope, receive, send)
 
-    async def execute(self, request: Request, viewer: auth.Viewer) -> Response:
+    async def execute(self, request: Request, viewer: auth.Viewer | auth.ExternalRater) -> Response:
         """POST /graphql: a JSON body with `query`, optional `variables` and `operationName`.
 
         Executed straight on the schema: the generic HTTP view does content negotiation and
@@ -146,6 +147,10 @@ class PerfledgerGraphQL(GraphQL[Context, None]):
                 "BAD_REQUEST",
                 "'variables' must be an object and 'operationName' a string",
             )
+        if isinstance(viewer, auth.ExternalRater):
+            refusal = external_rater_refusal(payload["query"])
+            if refusal is not None:
+                return error_response(200, "FORBIDDEN", refusal)
         result = await schema.execute(
             payload["query"],
             variable_values=variables,
@@ -157,11 +162,13 @@ class PerfledgerGraphQL(GraphQL[Context, None]):
             body["errors"] = [error.formatted for error in result.errors]
         return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
-    def context_for(self, request: Request, viewer: auth.Viewer) -> Context:
+    def context_for(self, request: Request, viewer: auth.Viewer | auth.ExternalRater) -> Context:
         request_id = request.headers.get("x-request-id") or ""
+        external = viewer if isinstance(viewer, auth.ExternalRater) else None
         return Context(
             services=self.services,
-            viewer=viewer,
+            viewer=viewer.viewer if isinstance(viewer, auth.ExternalRater) else viewer,
+            external=external,
             correlation_id=request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex,
             idempotency_key=request.headers.get("idempotency-key"),
         )

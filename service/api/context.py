@@ -18,7 +18,7 @@ from service.api.rules import Adoption, RuleSetVersion
 from service.api.scorecards import Scorecard
 from service.api.types import Department, Employee, Goal
 from service.api.visibility import Visibility
-from service.auth import Viewer
+from service.auth import ExternalRater, Viewer
 from service.bootstrap import Services
 
 OwnerPeriod = tuple[UUID, str]
@@ -129,6 +129,8 @@ class Context:
     viewer: Viewer
     correlation_id: str
     idempotency_key: str | None = None
+    # A customer with a review invitation; `viewer` is then a nobody that sees nothing.
+    external: ExternalRater | None = None
     visibility: Visibility = field(init=False)
     loaders: Loaders = field(init=False)
 
