@@ -56,6 +56,10 @@ class EligibilityRule:
     consecutive_months: int
     reward: RewardSpec
 
+    @property
+    def rule_key(self) -> str:
+        return f"eligibility:{self.key}"
+
 
 @dataclass(frozen=True)
 class TierShare:
@@ -265,7 +269,7 @@ class RuleSet:
             key: reward for tier in self.tiers for key, reward in self.tier_rewards_for(tier.name)
         }
         for rule in self.eligibility:
-            rules[f"eligibility:{rule.key}"] = rule.reward
+            rules[rule.rule_key] = rule.reward
         return rules
 
     def tier_rewards_for(self, tier: str) -> list[tuple[str, RewardSpec]]:
