@@ -139,4 +139,3 @@ def test_only_the_receiver_acknowledges(someone: UUID) -> None:
         feedback.acknowledge(someone, TODAY, ACTOR)
     assert feedback.collect_events() == []
     assert not feedback.acknowledged
-
