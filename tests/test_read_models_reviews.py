@@ -8,14 +8,18 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import pytest
 
 from domain.evaluation import SubmittedReview, evaluate
+from domain.feedback import FeedbackKind, FeedbackVisibility
 from domain.provenance import Role
 from domain.reviews import (
+    Appraisal,
     Competency,
     CycleDeadlines,
     CycleDefinition,
@@ -27,6 +31,8 @@ from domain.reviews import (
 )
 from domain.rewards import Money
 from domain.rules import DEFAULT_RULES
+from projections.base import event_type
+from projections.reviews import ReviewsModel
 from service.application import Perfledger, employee_id_for
 from service.bootstrap import Services
 from tests.helpers import HR, Org, as_role, set_goal, small_org
@@ -219,6 +225,21 @@ def approve_bonus(app: Perfledger, c: Cycle) -> None:
     )
 
 
+def praise_alice(app: Perfledger, c: Cycle, occurred_on: date) -> None:
+    app.give_feedback(
+        as_role(Role.MANAGER, c.org.boss),
+        feedback_id=uuid4(),
+        giver_id=c.org.boss,
+        receiver_id=c.org.alice,
+        kind=FeedbackKind.PRAISE,
+        visibility=FeedbackVisibility.PRIVATE,
+        body="Well done on Nordics",
+        goal_id=None,
+        occurred_on=occurred_on,
+        today=date(2026, 5, 3),
+    )
+
+
 def whole_cycle(app: Perfledger) -> Cycle:
     c = prepare(app)
     open_and_assign(app, c)
@@ -341,6 +362,34 @@ async def test_a_whole_cycle_fills_the_review_tables(services: Services) -> None
     assert await fetch(services, "SELECT * FROM review_ratings WHERE rater_key = $1", dave) == []
 
 
+async def test_removing_a_rater_deletes_their_row_and_draft(services: Services) -> None:
+    app = services.app
+    c = await services.call(prepare, app)
+    await services.call(app.open_review_cycle, HR, c.cycle_id, [c.org.alice], date(2026, 4, 1))
+    await services.call(app.assign_peer_rater, HR, c.cycle_id, c.org.alice, c.dave)
+    await services.call(
+        app.save_review_draft,
+        as_role(Role.EMPLOYEE, c.dave),
+        cycle_id=c.cycle_id,
+        reviewee_id=c.org.alice,
+        ratings=ratings(2, None),
+        comments=COMMENTS["dave_draft"],
+        now=NOW,
+    )
+    await project(services)
+    dave = rater_key(RaterSource.PEER, c.dave)
+    query = "SELECT * FROM review_raters WHERE rater_key = $1"
+    (row,) = await fetch(services, query, dave)
+    assert (row["status"], row["rater_employee_id"], row["source"]) == ("draft", c.dave, "peer")
+
+    await services.call(
+        app.unassign_rater, HR.because("Dave moved team"), c.cycle_id, c.org.alice, dave
+    )
+    await project(services)
+    assert await fetch(services, query, dave) == []
+    assert len(await fetch(services, "SELECT * FROM review_raters")) == 2  # self and manager
+
+
 async def test_calibration_keeps_the_submitted_value_beside_the_calibrated_one(
     services: Services,
 ) -> None:
@@ -380,6 +429,35 @@ async def test_no_comment_is_stored_in_the_clear(services: Services) -> None:
                     assert comment not in text, f"{table} holds {comment!r} in the clear"
                 seen += 1
     assert seen > 0
+
+
+def test_without_secrets_comments_are_dropped_never_stored_in_the_clear(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = ReviewsModel(None)
+    handlers = model.handlers()
+    cycle_id, reviewee = uuid4(), uuid4()
+    appraisal = appraisal_id(cycle_id, reviewee)
+    started = SimpleNamespace(
+        originator_id=appraisal,
+        cycle_id=cycle_id,
+        reviewee_id=reviewee,
+        manager_id=None,
+        department_id=uuid4(),
+    )
+    handlers[event_type(Appraisal, "Started")](started, 1)
+    key = rater_key(RaterSource.SELF, reviewee)
+    submitted = SimpleNamespace(
+        originator_id=appraisal,
+        rater_key=key,
+        ratings=ratings(3, 4),
+        comments=COMMENTS["self"],
+        submitted_at=NOW,
+    )
+    handlers[event_type(Appraisal, "ReviewSubmitted")](submitted, 2)
+    assert model.texts[(appraisal, key)] == (None, None)
+    assert model.appraisals[appraisal].raters[key].status == "submitted"
+    assert "comments are not stored" in caplog.text
 
 
 # -- the cycle scorecards ----------------------------------------------------------------------
@@ -523,8 +601,11 @@ async def test_proposals_follow_the_tier_and_streak_and_show_approval(services: 
     assert json.loads(row["feedback"]) == {"praise": 0, "improvement": 0, "one_on_one": 0}
 
     await services.call(approve_bonus, app, c)
+    await services.call(praise_alice, app, c, date(2026, 3, 20))
+    await services.call(praise_alice, app, c, date(2026, 4, 20))  # after the period
     await project(services)
     approved = await scorecard(services, c, c.org.alice)
+    assert json.loads(approved["feedback"]) == {"praise": 1, "improvement": 0, "one_on_one": 0}
     assert [(p["ruleKey"], p["approved"]) for p in json.loads(approved["proposals"])] == [
         ("tier:B:0", True),
         ("eligibility:sales_streak", False),
@@ -576,11 +657,16 @@ async def test_rebuilt_review_tables_equal_incremental_ones(services: Services) 
     await project(services)
     await services.call(submit_reviews, app, c)
     await project(services)
+    # A runner that restarts reloads its memory from the tables and goes on from there.
+    services.projector.forget()
+    await services.call(app.record_progress, HR, c.goal, Decimal(9), date(2026, 3, 31), "fix")
     await services.call(calibrate, app, c)
     await services.call(app.close_review_cycle, HR, c.cycle_id)
     await services.call(app.record_progress, HR, c.goal, Decimal(2), date(2026, 3, 31), "late")
     await project(services)
+    services.projector.forget()
     await services.call(approve_bonus, app, c)
+    await services.call(praise_alice, app, c, date(2026, 2, 10))
     await project(services)
     incremental = await dump(services)
 
@@ -595,4 +681,8 @@ async def test_rebuilt_review_tables_equal_incremental_ones(services: Services) 
     assert rebuilt == incremental
     assert len(incremental["review_ratings"]) == 10
     assert len(incremental["cycle_scorecards"]) == 2
-    assert incremental["cycle_scorecards"][0]["kpi_frozen"] is True
+    alice = next(r for r in incremental["cycle_scorecards"] if r["employee_id"] == c.org.alice)
+    assert (alice["kpi_frozen"], alice["kpi_score"]) == (True, Decimal("90.00"))
+    # March fell short of the target (9 of 10) when the cycle closed: no streak proposal.
+    assert [(p["ruleKey"], p["approved"]) for p in alice["proposals"]] == [("tier:B:0", True)]
+    assert alice["feedback"]["praise"] == 1
