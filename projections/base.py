@@ -10,6 +10,15 @@ import asyncpg
 Handler = Callable[[Any, int], None]
 
 
+class Sealer(Protocol):
+    """Encrypts sensitive text (review comments, feedback bodies) for a ``bytea`` column.
+
+    The service passes its SecretBox; read models depend on this much of it and no more.
+    """
+
+    def seal(self, text: str) -> bytes: ...
+
+
 class ReadModel(Protocol):
     """A read model keeps its rows in memory while its runner holds the projection lock.
 

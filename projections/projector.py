@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.utils import get_topic
 
-from projections.base import Handler, ReadModel
+from projections.base import Handler, ReadModel, Sealer
 from projections.goals import GoalsModel
 from projections.organisation import OrganisationModel
 from projections.rules import RulesModel
@@ -38,7 +38,9 @@ class TrackingConflict(RuntimeError):
 class Projector:
     name = "read_models"
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Sealer | None = None) -> None:
+        # For read models that keep sensitive text sealed; None where none is stored.
+        self.secrets = secrets
         self.organisation = OrganisationModel()
         self.goals = GoalsModel()
         self.rules = RulesModel()

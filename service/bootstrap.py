@@ -15,6 +15,7 @@ from projections.projector import Projector
 from projections.runner import ProjectionRunner
 from service import database as db
 from service.application import Perfledger
+from service.cipher import SecretBox, check_store_key, cipher_env
 from service.positions import PositionWatcher
 from service.settings import Settings
 
@@ -23,11 +24,19 @@ R = TypeVar("R")
 
 
 def build_application(database: db.Database, settings: Settings) -> Perfledger:
+    """The application, encrypting every stored event; refuses a store its key cannot read."""
     env = database.eventsourcing_env()
     # One psycopg connection per writer thread, so no writer ever waits for a connection.
     env["POSTGRES_POOL_SIZE"] = str(settings.write_pool_size)
     env["POSTGRES_MAX_OVERFLOW"] = "2"
-    return Perfledger(env=env)
+    env.update(cipher_env(settings.cipher_key, Perfledger.name))
+    app = Perfledger(env=env)
+    try:
+        check_store_key(app.recorder, app.mapper.cipher)
+    except BaseException:
+        app.close()
+        raise
+    return app
 
 
 @dataclass
@@ -35,6 +44,7 @@ class Services:
     settings: Settings
     database: db.Database
     app: Perfledger
+    secrets: SecretBox  # the event store's key, for read models' sealed text and the API
     read_pool: asyncpg.Pool
     projector: Projector
     runner: ProjectionRunner
@@ -95,7 +105,8 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
     if database is None:
         database = await asyncio.to_thread(db.resolve, settings.database_url, settings.data_dir)
     app = await asyncio.to_thread(build_application, database, settings)
-    projector = Projector()
+    secrets = SecretBox(settings.cipher_key)
+    projector = Projector(secrets=secrets)
     conn = await connect(database)
     try:
         await projector.create_schema(conn)
@@ -111,6 +122,7 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
         settings=settings,
         database=database,
         app=app,
+        secrets=secrets,
         read_pool=read_pool,
         projector=projector,
         runner=build_runner(app, projector, database, settings.projection_batch),

@@ -16,11 +16,13 @@ from psycopg import sql
 
 from service.bootstrap import Services, build
 from service.database import Database
-from service.settings import Settings
+from service.settings import Settings, new_cipher_key
 
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="perfledger-run-"))  # 0700
 
 TEST_SECRET = "test-secret-" + "x" * 40
+# One key per test session: every store the tests build is encrypted, as in production.
+TEST_CIPHER_KEY = new_cipher_key()
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +56,7 @@ def make_settings(**overrides: Any) -> Settings:
         database_url="postgresql://unused",  # tests pass the database explicitly
         data_dir=Path(tempfile.gettempdir()) / "perfledger-unused",
         jwt_secret=TEST_SECRET,
+        cipher_key=TEST_CIPHER_KEY,
         run_projections=False,
         seed_demo=False,
         read_pool_size=4,

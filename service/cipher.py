@@ -1,0 +1,89 @@
+"""Encryption at rest: the event store's cipher, and the same cipher for read models' secrets.
+
+The event store encrypts every stored event's state with the eventsourcing library's AES-GCM
+cipher (``CIPHER_TOPIC``/``CIPHER_KEY`` in the application's environment). Read models that keep
+sensitive text (review comments, feedback bodies) seal it with a ``SecretBox`` built from the same
+key and class, so one key protects a database dump, and the API opens it on the way out.
+"""
+
+from __future__ import annotations
+
+import json
+
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.persistence import ApplicationRecorder, Cipher
+from eventsourcing.utils import Environment
+
+from service.settings import SettingsError
+
+# The `cryptography` package's AES-GCM (OpenSSL), not the pycryptodome one in eventsourcing.cipher.
+CIPHER_TOPIC = "eventsourcing.cryptography:AESCipher"
+
+
+def cipher_env(cipher_key: str, application_name: str) -> dict[str, str]:
+    """What an eventsourcing application's environment needs to encrypt its stored events.
+
+    The library looks up ``<APPLICATION NAME>_CIPHER_KEY`` before ``CIPHER_KEY`` and lays the
+    explicit env over ``os.environ``; naming both here means a stray variable in the shell can
+    never put a different key under the application than the settings' one.
+    """
+    prefix = application_name.upper() + "_"
+    env = {"CIPHER_TOPIC": CIPHER_TOPIC, AESCipher.CIPHER_KEY: cipher_key}
+    return {**env, **{prefix + name: value for name, value in env.items()}}
+
+
+class SecretBox:
+    """Seals text into bytes for a read model's ``bytea`` column and opens it again.
+
+    Each seal draws a fresh 96-bit nonce, so equal texts give different bytes (a dump does not
+    show which comments are the same), and a tampered or foreign value fails to open.
+    """
+
+    def __init__(self, cipher_key: str) -> None:
+        self._cipher = AESCipher(Environment(env={AESCipher.CIPHER_KEY: cipher_key}))
+
+    def seal(self, text: str) -> bytes:
+        return self._cipher.encrypt(text.encode("utf-8"))
+
+    def open(self, data: bytes) -> str:
+        """The sealed text; ``ValueError`` if ``data`` was not sealed with this key."""
+        return self._cipher.decrypt(data).decode("utf-8")
+
+
+class StoreKeyMismatch(SettingsError):
+    """The event store holds events this key cannot decrypt; starting would serve garbage."""
+
+
+def check_store_key(recorder: ApplicationRecorder, cipher: Cipher | None) -> None:
+    """Fail unless the store's first and last events decrypt with ``cipher``.
+
+    An empty store passes. Two reads at start-up are cheap, and a key the store was not written
+    with is otherwise only noticed by whatever reads an event first (usually the projection
+    runner, in the background), long after the service reported itself healthy.
+    """
+    if cipher is None:
+        return
+    last = recorder.max_notification_id()
+    if not last:
+        return
+    for position in (1, last):
+        for notification in recorder.select_notifications(position, 1):
+            try:
+                cipher.decrypt(notification.state)
+            except ValueError as error:
+                raise _mismatch(notification.state, notification.id, error) from None
+
+
+def _mismatch(state: bytes, position: int, error: ValueError) -> StoreKeyMismatch:
+    """Say why a stored event does not decrypt: stored as plain JSON, or under another key."""
+    try:
+        json.loads(state)
+    except ValueError:
+        cause = "it was encrypted with a different key"
+    else:
+        cause = "it was written without encryption"
+    return StoreKeyMismatch(
+        f"PERFLEDGER_CIPHER_KEY cannot decrypt the event store's event at position {position}: "
+        f"{cause} ({error}). Start with the key the store was written with, or on an empty "
+        "store; do not write to this store with another key."
+    )
