@@ -1,4 +1,4 @@
-"""perfledger: serve, project, rebuild, seed, token, schema."""
+"""perfledger: serve, project, rebuild, seed, token, keygen, schema."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from uuid import UUID
 from domain.errors import DomainError
 from domain.provenance import Role
 from service import auth
-from service.settings import Settings, SettingsError, from_environment
+from service.settings import Settings, SettingsError, from_environment, new_cipher_key
 
 log = logging.getLogger("perfledger")
 
@@ -174,6 +174,12 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
+def keygen(_args: argparse.Namespace) -> int:
+    # Reads no settings: a key is what a deployment needs before it has any.
+    print(new_cipher_key())
+    return 0
+
+
 def _is_uuid(value: str) -> bool:
     try:
         UUID(value)
@@ -226,6 +232,10 @@ def parser() -> argparse.ArgumentParser:
     token_parser.add_argument("--employee", required=True, help="employee id or code")
     token_parser.add_argument("--hours", type=int, default=12)
     token_parser.set_defaults(run=token)
+    commands.add_parser(
+        "keygen",
+        help="print a new PERFLEDGER_CIPHER_KEY (the event store's encryption key)",
+    ).set_defaults(run=keygen)
     schema_parser = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     group = schema_parser.add_mutually_exclusive_group()
     group.add_argument("--write", metavar="FILE")
@@ -241,7 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     args = parser().parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        code: int = args.run(args)
+        try:
+            code: int = args.run(args)
+        except SettingsError as error:  # e.g. a cipher key the event store was not written with
+            raise SystemExit(f"perfledger: {error}") from None
         return code
     return 130
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -10,19 +11,25 @@ from pathlib import Path
 from domain.provenance import Role
 from service import auth
 from service.application import employee_id_for
+from service.bootstrap import build_application
 from service.database import Database
-from tests.conftest import TEST_SECRET
+from service.settings import new_cipher_key
+from tests.conftest import TEST_CIPHER_KEY, TEST_SECRET, make_settings
+from tests.helpers import HR
 
 
-def perfledger(database: Database, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database.url(),
-        "PERFLEDGER_JWT_SECRET": TEST_SECRET,
-    }
+def perfledger(
+    database: Database, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "service.cli", *args],
-        env=env,
+        env={
+            **os.environ,
+            "DATABASE_URL": database.url(),
+            "PERFLEDGER_JWT_SECRET": TEST_SECRET,
+            "PERFLEDGER_CIPHER_KEY": TEST_CIPHER_KEY,
+            **(env or {}),
+        },
         capture_output=True,
         text=True,
         timeout=300,
@@ -84,3 +91,51 @@ def test_schema_check_detects_drift(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "differs" in result.stderr
+
+
+def test_keygen_prints_a_new_aes_key_each_time() -> None:
+    def keygen() -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "service.cli", "keygen"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout.strip()
+
+    first, second = keygen(), keygen()
+    assert len(base64.b64decode(first, validate=True)) == 32
+    assert first != second
+
+
+def test_missing_cipher_key_with_an_external_database_is_a_clear_error(
+    database: Database,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PERFLEDGER_CIPHER_KEY"}
+    env["DATABASE_URL"] = database.url()
+    env["PERFLEDGER_JWT_SECRET"] = TEST_SECRET
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "rebuild"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "PERFLEDGER_CIPHER_KEY is not set" in result.stderr
+    assert "perfledger keygen" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rebuild_with_another_key_refuses_the_store_in_one_line(database: Database) -> None:
+    app = build_application(database, make_settings())
+    app.open_department(HR, code="SALES", name="Sales", parent_id=None)
+    app.close()
+
+    result = perfledger(database, "rebuild", env={"PERFLEDGER_CIPHER_KEY": new_cipher_key()})
+
+    assert result.returncode != 0
+    assert "cannot decrypt the event store" in result.stderr
+    assert "Traceback" not in result.stderr
