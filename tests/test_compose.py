@@ -105,6 +105,14 @@ def test_token_secret_comes_from_the_environment_not_the_file(
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
+def test_cipher_key_is_required_from_the_environment(services: dict[str, Any], name: str) -> None:
+    # Both processes read the event store: both need the key, and compose must refuse to start
+    # without one (`:?`) rather than start either with an empty key.
+    key = environment(services[name])["PERFLEDGER_CIPHER_KEY"]
+    assert re.fullmatch(r"\$\{PERFLEDGER_CIPHER_KEY:\?.+\}", key), key
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_image_is_built_from_a_dockerfile_that_exists(
     services: dict[str, Any], name: str
 ) -> None:
