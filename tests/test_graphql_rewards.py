@@ -147,7 +147,10 @@ async def test_a_granted_reward_is_seen_with_its_reason_by_whom_it_concerns(
         REWARDS, {"employee": str(ALICE)}, role=Role.EMPLOYEE, employee=BOB
     )
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    own = payload(await server.graphql(REWARDS, {}, role=Role.EMPLOYEE, employee=BOB), "rewards")
+    own = payload(
+        await server.graphql(REWARDS, {"at": done["position"]}, role=Role.EMPLOYEE, employee=BOB),
+        "rewards",
+    )
     assert own["totalCount"] == 0
 
 
@@ -246,8 +249,10 @@ async def test_rewards_revoke_over_graphql_keeps_the_grant_and_leaves_the_totals
 async def test_rewards_page_newest_first(server: Server) -> None:
     await build_team(server)
     star = {"kind": "RECOGNITION", "title": "Star of the month"}
-    ids = [accepted(await grant(server, star), "grantReward")["id"] for _ in range(3)]
-    first = payload(await server.graphql(REWARDS, {"first": 2}), "rewards")
+    done = [accepted(await grant(server, star), "grantReward") for _ in range(3)]
+    ids = [d["id"] for d in done]
+    at = done[-1]["position"]
+    first = payload(await server.graphql(REWARDS, {"first": 2, "at": at}), "rewards")
     assert [e["node"]["id"] for e in first["edges"]] == [ids[2], ids[1]]
     assert first["pageInfo"]["hasNextPage"] is True
     rest = payload(
