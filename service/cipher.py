@@ -83,7 +83,8 @@ def _mismatch(state: bytes, position: int, error: ValueError) -> StoreKeyMismatc
     else:
         cause = "it was written without encryption"
     return StoreKeyMismatch(
-        f"PERFLEDGER_CIPHER_KEY cannot decrypt the event store's event at position {position}: "
-        f"{cause} ({error}). Start with the key the store was written with, or on an empty "
-        "store; do not write to this store with another key."
+        "the cipher key (PERFLEDGER_CIPHER_KEY; on the embedded database, the .cipher-key file "
+        f"beside the data directory) cannot decrypt the event store's event at position "
+        f"{position}: {cause} ({error}). Start with the key the store was written with, or on "
+        "an empty store; do not write to this store with another key."
     )
