@@ -47,16 +47,13 @@ RaterStatusType = strawberry.enum(
 
 
 def parse_json(value: Any) -> Any:
-    """jsonb arrives as text from the read pool."""
+    """jsonb arrives as text from the read pool. The shapes are those projections/reviews.py and
+    projections/cycle_scorecards.py write."""
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
-
-
-def _pick(data: dict[str, Any], camel: str, snake: str, default: Any = None) -> Any:
-    return data.get(camel, data.get(snake, default))
 
 
 # -- the cycle -------------------------------------------------------------------------------------
@@ -95,7 +92,7 @@ def competencies_of(value: Any) -> list[Competency]:
             key=c["key"],
             name=c["name"],
             weight=Decimal(str(c["weight"])),
-            levels=list(c.get("levels", [])),
+            levels=list(c["levels"]),
         )
         for c in parse_json(value)
     ]
@@ -206,7 +203,7 @@ class SourceAggregate:
     ) -> SourceAggregate:
         """``reveal``: hr, auditors and admins see withheld sources' figures too."""
         source = RaterSource(data["source"])
-        submitted = int(data.get("submitted") or 0)
+        submitted = int(data["submitted"])
         withheld = source.anonymous and submitted < threshold
         if withheld and not reveal:
             return cls(
@@ -228,19 +225,19 @@ class SourceAggregate:
             anonymous=source.anonymous,
             withheld=withheld,
             submitted=submitted,
-            counted=data.get("counted"),
-            score=_decimal(data.get("score")),
-            effective_weight=_decimal(_pick(data, "effectiveWeight", "effective_weight")),
-            contribution=_decimal(data.get("contribution")),
-            note=data.get("note"),
+            counted=data["counted"],
+            score=_decimal(data["score"]),
+            effective_weight=_decimal(data["effectiveWeight"]),
+            contribution=_decimal(data["contribution"]),
+            note=data["note"],
             competencies=[
                 CompetencyAggregate(
                     key=c["key"],
-                    observations=int(c.get("observations") or 0),
-                    mean_rating=_decimal(_pick(c, "meanRating", "mean_rating")),
-                    score=_decimal(c.get("score")),
+                    observations=int(c["observations"]),
+                    mean_rating=_decimal(c["meanRating"]),
+                    score=_decimal(c["score"]),
                 )
-                for c in data.get("competencies") or []
+                for c in data["competencies"]
             ],
             sealed_comments=comments,
         )
@@ -333,26 +330,26 @@ class CycleScorecard:
             components=[
                 ScoreComponent(
                     name=c["name"],
-                    rule_weight=_decimal(_pick(c, "ruleWeight", "rule_weight")),
-                    effective_weight=_decimal(_pick(c, "effectiveWeight", "effective_weight")),
-                    score=_decimal(c.get("score")),
-                    contribution=_decimal(c.get("contribution")),
+                    rule_weight=_decimal(c["ruleWeight"]),
+                    effective_weight=_decimal(c["effectiveWeight"]),
+                    score=_decimal(c["score"]),
+                    contribution=_decimal(c["contribution"]),
                 )
                 for c in parse_json(r["components"]) or []
             ],
             rewards=[
                 CycleReward(
                     id=strawberry.ID(str(g["id"])),
-                    summary=str(g.get("describe") or g.get("summary") or g.get("kind")),
-                    origin=g.get("origin"),
-                    rule_key=_pick(g, "ruleKey", "rule_key"),
+                    summary=g["describe"],
+                    origin=g["origin"],
+                    rule_key=g["ruleKey"],
                 )
                 for g in parse_json(r["rewards"]) or []
             ],
             feedback=FeedbackCounts(
                 praise=int(feedback.get("praise", 0)),
                 improvement=int(feedback.get("improvement", 0)),
-                one_on_one=int(_pick(feedback, "oneOnOne", "one_on_one", 0)),
+                one_on_one=int(feedback.get("one_on_one", 0)),
             ),
             employee_id=r["employee_id"],
             department_id=r["department_id"],
@@ -376,9 +373,9 @@ class CycleScorecard:
             return None
         return [
             RewardProposal(
-                rule_key=_pick(p, "ruleKey", "rule_key"),
+                rule_key=p["ruleKey"],
                 reward=RewardSpecType.of(reward_spec_from_dict(p["reward"])),
-                because=p.get("because", ""),
+                because=p["because"],
                 approved=bool(p.get("approved", False)),
             )
             for p in self.proposal_data
