@@ -31,7 +31,9 @@ async def ensure_demo(services: Services) -> None:
         )
         print(
             f"Recorded {summary.events:,} events in {summary.seconds:.1f}s "
-            f"({summary.rate:,.0f} events/s).",
+            f"({summary.rate:,.0f} events/s): {summary.cycles} review cycles with "
+            f"{summary.reviews:,} reviews, {summary.feedback:,} feedback notes and "
+            f"{summary.rewards:,} rewards.",
             file=sys.stderr,
         )
     last = await asyncio.to_thread(recorder.max_notification_id) or 0

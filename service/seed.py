@@ -3,8 +3,10 @@
 ``seed_organisation`` builds a company (a root department, functions from the design brief, and
 teams of about fifty under each function), hires its people with plausible names, hire dates and
 group attributes, sets SMART KPI goals that cascade from department goals, confirms every goal
-set, records monthly progress, and defines and adopts the production rule set. Every fact goes
-through the aggregates' command methods, so the seed obeys the same invariants as production.
+set, records monthly progress, and defines and adopts the production rule set. Then, per
+``ReviewPlan``, quarterly review cycles, feedback and rewards (service/seed_reviews.py). Every
+fact goes through the aggregates' command methods, so the seed obeys the same invariants as
+production.
 
 Determinism: every id and value comes from one ``random.Random(seed)`` consumed in a fixed order,
 so the same (employees, seed, year, through) gives identical event payloads apart from their
@@ -29,6 +31,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from domain.errors import InvalidInput
 from domain.goals import (
@@ -44,7 +47,10 @@ from domain.organisation import Department, Employee
 from domain.periods import Period, PeriodKind
 from domain.provenance import Provenance, Role
 from domain.rules import DEFAULT_RULES, RuleBook
+from domain.scoring import GoalFacts, score_goals
 from service.application import Perfledger, department_id_for, employee_id_for
+from service.seed_reviews import DEMO, Person, ReviewPlan, seed_reviews
+from service.seed_reviews import estimate as estimate_reviews
 
 MAX_EMPLOYEES = 200_000
 TEAM_SIZE = 50
@@ -67,11 +73,25 @@ class SeedSummary:
     goals: int
     events: int
     seconds: float
+    cycles: int = 0
+    appraisals: int = 0
+    reviews: int = 0  # submitted
+    calibrations: int = 0
+    feedback: int = 0
+    rewards: int = 0
+    # Events written after the organisation (cycles, feedback, rewards), and how long they took.
+    review_events: int = 0
+    review_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         """Events written per second."""
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def review_rate(self) -> float:
+        """Events written per second after the organisation."""
+        return self.review_events / self.review_seconds if self.review_seconds > 0 else 0.0
 
 
 # -- the catalogue: KPIs per function -----------------------------------------------------------
@@ -408,8 +428,24 @@ class _Seeder:
         self.departments = 0
         self.employees = 0
         self.goals = 0
+        self.people: list[Person] = []  # for the review seed, in hiring order
+        self.unsynced = False  # the last write committed without waiting for the disk
+        self.rules = DEFAULT_RULES.validated()  # what the rule book adopts: KPI scores under it
 
     # batching
+
+    def add(self, aggregate: Aggregate, size: int) -> None:
+        """Queue an aggregate of the review seed (``size``: its events' approximate bytes)."""
+        self.set_up.append(aggregate)
+        self.set_up_bytes += size
+        self.maybe_flush()
+
+    def settle(self) -> None:
+        """Write everything queued, the last batch's measurements too, and wait for it."""
+        self.flush()
+        if self.carried:
+            self.flush()
+        self.wait()
 
     def _add(self, aggregate: Aggregate) -> None:
         self.set_up.append(aggregate)
@@ -440,6 +476,13 @@ class _Seeder:
         self.flush(durable=True)
         self.flush(durable=True)  # the last batch's measurements
         self.wait()
+        recorder = self.app.recorder
+        if self.unsynced and isinstance(recorder, PostgresApplicationRecorder):
+            # Nothing was left for a waiting commit (the last batch was written by settle()):
+            # a transaction that takes a transaction id commits durably, and with it
+            # everything committed before.
+            with recorder.datastore.transaction(commit=True) as curs:
+                curs.execute("SELECT txid_current()")
 
     def wait(self) -> None:
         if self.in_flight is None:
@@ -457,7 +500,9 @@ class _Seeder:
         aggregates = [*(item.goal for item in measured), *set_up]
         if not aggregates:
             return 0
-        return len(self.app.save(*aggregates, bulk=not durable))
+        written = len(self.app.save(*aggregates, bulk=not durable))
+        self.unsynced = not durable
+        return written
 
     def readings(
         self,
@@ -517,8 +562,10 @@ class _Seeder:
         bias: Callable[[], float],
         scale: int = 1,
         jitter: bool = False,
+        facts: list[GoalFacts] | None = None,
     ) -> dict[str, Goal]:
-        """Set one goal per KPI for the owner and period, weights totalling 100, and confirm."""
+        """Set one goal per KPI for the owner and period, weights totalling 100, and confirm;
+        with ``facts``, add each goal's facts as of its last reading to it, for scoring."""
         rng, provenance = self.rng, self.provenance
         period_text = str(period)
         if period.kind is PeriodKind.YEAR:
@@ -570,6 +617,19 @@ class _Seeder:
                 )
                 self.measured.append(_Measured(goal, kpi.source, readings))
                 self.measured_bytes += PROGRESS_BYTES * len(months)
+            if facts is not None:
+                facts.append(
+                    GoalFacts(
+                        goal.id,
+                        kpi.title,
+                        weight,
+                        kpi.direction,
+                        spec_baseline,
+                        spec_target,
+                        kpi.perspective,
+                        readings[-1][0] if months else None,
+                    )
+                )
         goal_set.confirm(provenance)
         self._add(goal_set)
         self.goals += len(goals)
@@ -649,8 +709,21 @@ class _Seeder:
         )
         self._add(employee)
         # Skill is drawn independently of every group attribute: any gap a fairness audit
-        # finds in seeded data comes from chance or the mix of functions, not from the seed.
+        # finds in seeded KPI data comes from chance or the mix of functions, not from the
+        # seed (the review seed plants rating biases on purpose; see service/seed_reviews.py).
         skill = min(1.35, max(0.35, rng.gauss(performance, 0.17)))
+        person = Person(
+            id=employee.id,
+            code=code,
+            name=employee.name,
+            manager_id=employee.manager_id,
+            department_id=department_id,
+            function=function.code,
+            team_lead=job_title == "Team lead",
+            contract=employee.attributes["contract"],
+            skill=skill,
+        )
+        self.people.append(person)
 
         def bias() -> float:
             return min(1.5, max(0.2, skill + rng.gauss(0.0, 0.12)))
@@ -668,7 +741,8 @@ class _Seeder:
             jitter=True,
         )
         for quarter in self.quarters:
-            self.goal_set(
+            facts: list[GoalFacts] = []
+            goals = self.goal_set(
                 OwnerKind.EMPLOYEE,
                 employee.id,
                 department_id,
@@ -677,7 +751,10 @@ class _Seeder:
                 parents=parents,
                 bias=bias,
                 jitter=True,
+                facts=facts,
             )
+            person.kpi.append(score_goals(facts, self.rules).score)
+            person.goals.append(next(iter(goals.values()), None))
         self.maybe_flush()
         return employee
 
@@ -783,6 +860,7 @@ def seed_organisation(
     year: int = 2026,
     through: date | None = None,
     progress: Progress | None = None,
+    reviews: ReviewPlan = DEMO,
 ) -> SeedSummary:
     """Record a synthetic organisation of ``employees`` people into an empty event store.
 
@@ -790,7 +868,8 @@ def seed_organisation(
     ended by then gets a measurement per goal. By default it is Dec 31 for a past year and
     otherwise the end of the month before today (see ``default_through``), so a seed never
     measures the future. ``progress(events_written, estimated_total)`` is called after each
-    batch.
+    batch. ``reviews`` says which review cycles, feedback and rewards follow the organisation
+    (service/seed_reviews.py); nothing is dated after ``through`` either.
     """
     if not 1 <= employees <= MAX_EMPLOYEES:
         raise InvalidInput(
@@ -811,17 +890,41 @@ def seed_organisation(
             seed=seed,
             year=year,
             through=through,
-            estimate=_estimate(employees, len(months), quarter_months),
+            estimate=_estimate(employees, len(months), quarter_months)
+            + estimate_reviews(employees, year, through, reviews),
             progress=progress,
             writer=writer,
         )
         seeder.rule_book()
         seeder.organisation(employees)
+        # The organisation is written in full first, so the review phase is timed on its own.
+        seeder.settle()
+        organisation_events, reviews_started = seeder.events, time.perf_counter()
+        counts = seed_reviews(
+            seeder,
+            seeder.people,
+            seed=seed,
+            year=year,
+            through=through,
+            root_department=department_id_for(COMPANY.code),
+            provenance=seeder.provenance,
+            rules=seeder.rules,
+            plan=reviews,
+        )
         seeder.finish()
+    finished = time.perf_counter()
     return SeedSummary(
         departments=seeder.departments,
         employees=seeder.employees,
         goals=seeder.goals,
         events=seeder.events,
-        seconds=time.perf_counter() - started,
+        seconds=finished - started,
+        cycles=counts.cycles,
+        appraisals=counts.appraisals,
+        reviews=counts.reviews,
+        calibrations=counts.calibrations,
+        feedback=counts.feedback,
+        rewards=counts.rewards,
+        review_events=seeder.events - organisation_events,
+        review_seconds=finished - reviews_started,
     )
