@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import math
@@ -46,6 +47,7 @@ from service import auth
 from service.bootstrap import build, build_application
 from service.database import Database, start_embedded
 from service.seed import seed_organisation
+from service.seed_reviews import NOTHING, ONE_FULL_CYCLE, cycle_id_for
 from service.settings import Settings, from_environment
 
 BENCH = Path(__file__).resolve().parent
@@ -55,6 +57,7 @@ PERFLEDGER = ROOT / ".venv" / "bin" / "perfledger"
 RESULTS = BENCH / "RESULTS.md"
 SECRET = "perfledger-bench-secret-" + "x" * 32
 BENCH_USER = uuid.UUID(int=1)
+CIPHER_KEY = base64.b64encode(b"perfledger-bench-cipher-key-32b!").decode()
 
 # The shared organisation: a past year, so every month has its measurement whatever today's date
 # is, and the dataset is the same on every run. 108 events per employee, measured.
@@ -68,6 +71,15 @@ READ_QUERY = """query($id: ID!, $period: String!) {
     distribution { mean count }
   }
 }"""
+CYCLE_QUERY = """query($cycle: ID!, $id: ID!) {
+  departmentCycleScorecard(cycleId: $cycle, departmentId: $id, first: 200) {
+    count mean
+    members { totalCount edges { node {
+      score tier kpiScore reviewScore employee { code name }
+      sources { source withheld submitted score }
+    } } }
+  }
+}"""
 MUTATION = """mutation($input: RecordProgressInput!) {
   recordProgress(input: $input) {
     __typename
@@ -76,9 +88,12 @@ MUTATION = """mutation($input: RecordProgressInput!) {
   }
 }"""
 
-FIGURES = ("seed", "rebuild", "read", "mutation")
+FIGURES = ("seed", "rebuild", "read", "mutation", "reviews")
 ALIASES = {
     "seed_rate": "seed",
+    "review_seed_rate": "reviews",
+    "review_rebuild_rate": "reviews",
+    "graphql_cycle_read": "reviews",
     "rebuild_rate": "rebuild",
     "graphql_read": "read",
     "service_peak_memory": "read",
@@ -97,6 +112,8 @@ class Sizes:
     # holds them all for both the GraphQL run and the raw reference, so neither pays for loads
     # the other does not.
     mutation_goals: int
+    # The reviews benchmark's organisation: one closed cycle, 7 raters x 5 competencies each.
+    review_employees: int = 10_000
     read_connections: int = 32
     mutation_connections: int = 16
 
@@ -114,6 +131,7 @@ QUICK = Sizes(
     warmup_seconds=1,
     measure_seconds=3,
     mutation_goals=300,
+    review_employees=500,
 )
 
 
@@ -327,6 +345,8 @@ def service_env(database: Database, port: int | None = None) -> dict[str, str]:
     env = {
         "DATABASE_URL": database.psycopg_conninfo(),
         "PERFLEDGER_JWT_SECRET": SECRET,
+        # The event store is encrypted at rest with this key (a deployment sets its own).
+        "PERFLEDGER_CIPHER_KEY": CIPHER_KEY,
         "PERFLEDGER_SEED_DEMO": "false",
         "PERFLEDGER_HOST": "127.0.0.1",
     }
@@ -642,8 +662,15 @@ class Bench:
         )
         app = build_application(database, settings_for(database))
         try:
+            # The organisation only, as before reviews existed, so these figures stay comparable
+            # with earlier runs; the reviews benchmark has a log with a review cycle.
             summary = seed_organisation(
-                app, employees=employees, seed=DATASET_SEED, year=DATASET_YEAR, progress=_progress
+                app,
+                employees=employees,
+                seed=DATASET_SEED,
+                year=DATASET_YEAR,
+                progress=_progress,
+                reviews=NOTHING,
             )
         finally:
             app.close()
@@ -858,6 +885,127 @@ class Bench:
             )
         )
 
+    # 5. reviews: a full cycle seeded, the log rebuilt, departmentCycleScorecard under load
+
+    def reviews(self) -> None:
+        employees = self.sizes.review_employees
+        name, database = self.pg.create("reviews")
+        log(
+            f"reviews: seeding {employees:,} employees (seed {DATASET_SEED}, year "
+            f"{DATASET_YEAR}) and one full review cycle: self, manager, 4 peers, 1 customer, "
+            "5 competencies"
+        )
+        app = build_application(database, settings_for(database))
+        try:
+            summary = seed_organisation(
+                app,
+                employees=employees,
+                seed=DATASET_SEED,
+                year=DATASET_YEAR,
+                progress=_progress,
+                reviews=ONE_FULL_CYCLE,
+            )
+        finally:
+            app.close()
+            _progress_end()
+        self.emit(
+            figure(
+                "review_seed_rate",
+                summary.review_rate,
+                "events/s",
+                10_000,
+                review_events=summary.review_events,
+                seconds=round(summary.review_seconds, 1),
+                appraisals=summary.appraisals,
+                reviews_submitted=summary.reviews,
+                calibrations=summary.calibrations,
+                whole_seed={
+                    "events": summary.events,
+                    "rate": round(summary.rate, 1),
+                    "seconds": round(summary.seconds, 1),
+                },
+            )
+        )
+        log(f"reviews: {summary.events:,} events in the log; rebuilding")
+        rebuilt = asyncio.run(rebuild_like_cli(database))
+        log(f"reviews: rebuilt {rebuilt['events']:,} events in {rebuilt['seconds']:.1f}s; decoding")
+        decoded = decode_everything(database)
+        self.emit(
+            figure(
+                "review_rebuild_rate",
+                rebuilt["rate"],
+                "events/s",
+                30_000,
+                events=rebuilt["events"],
+                review_events=summary.review_events,
+                seconds=round(rebuilt["seconds"], 1),
+                catch_up_rate=round(rebuilt["catch_up_rate"], 1),
+                reference_decode_rate=round(decoded["rate"], 1),
+                rebuild_over_decode=round(rebuilt["rate"] / decoded["rate"], 3),
+            )
+        )
+        try:
+            self._cycle_read(database, str(cycle_id_for(DATASET_SEED, f"{DATASET_YEAR}-Q4")))
+        finally:
+            self.pg.drop(name)
+
+    def _cycle_read(self, database: Database, cycle: str) -> None:
+        teams = asyncio.run(_cycle_teams(database, cycle))
+        gql_bodies = self.workdir / "cycle-read-graphql.jsonl"
+        gql_bodies.write_text(
+            "".join(
+                json.dumps({"query": CYCLE_QUERY, "variables": {"cycle": cycle, "id": str(t)}})
+                + "\n"
+                for t, _ in teams
+            )
+        )
+        plain_bodies = self.workdir / "cycle-read-plain.jsonl"
+        plain_bodies.write_text(
+            "".join(json.dumps({"cycleId": cycle, "departmentId": str(t)}) + "\n" for t, _ in teams)
+        )
+        conns = self.sizes.read_connections
+        results: dict[str, Any] = {}
+        with self.pinned_postgres():
+            log(f"reviews: departmentCycleScorecard on {len(teams)} teams, {conns} connections")
+            service = start_service(database, self.workdir, self.server_cpus, "service-cycles")
+            try:
+                expected = _cycle_graphql_rows(service.url, self.token, cycle, teams[0][0])
+                results["graphql"] = self._load(
+                    service, f"{service.url}/graphql", gql_bodies, conns, "edges", '"errors"'
+                )
+            finally:
+                service.stop()
+            log("reviews: plain Starlette + asyncpg endpoint")
+            plain = start_plain(database, self.workdir, self.server_cpus)
+            try:
+                answer = httpx.post(
+                    f"{plain.url}/cycle-scorecard",
+                    json={"cycleId": cycle, "departmentId": str(teams[0][0])},
+                    timeout=30,
+                )
+                answer.raise_for_status()
+                same = answer.json()["data"] == expected
+                results["plain"] = self._load(
+                    plain, f"{plain.url}/cycle-scorecard", plain_bodies, conns, "edges", None
+                )
+            finally:
+                plain.stop()
+        self.emit(
+            figure(
+                "graphql_cycle_read",
+                results["graphql"]["rps"] / results["plain"]["rps"],
+                "graphql/plain throughput",
+                0.3,
+                graphql=results["graphql"],
+                plain=results["plain"],
+                connections=conns,
+                departments=len(teams),
+                mean_members=round(sum(n for _, n in teams) / len(teams), 1),
+                same_rows=same,
+                measure_seconds=self.sizes.measure_seconds,
+            )
+        )
+
     def _goals(self, count: int) -> list[dict[str, str]]:
         """Open employee goals, each with a date inside its period and a plausible value."""
         assert self.dataset is not None
@@ -964,6 +1112,35 @@ async def _teams(database: Database, period: str) -> list[tuple[uuid.UUID, int]]
     if not rows:
         raise RuntimeError("no team has 20 or more scorecards; is the dataset too small?")
     return [(r["department_id"], r["n"]) for r in rows]
+
+
+async def _cycle_teams(database: Database, cycle: str) -> list[tuple[uuid.UUID, int]]:
+    """Departments with a team's worth of scorecards in the cycle."""
+    conn = await asyncpg.connect(**database.asyncpg_kwargs())
+    try:
+        rows = await conn.fetch(
+            "SELECT department_id, count(*) AS n FROM cycle_scorecards WHERE cycle_id = $1 "
+            "GROUP BY department_id HAVING count(*) >= 20 ORDER BY department_id",
+            uuid.UUID(cycle),
+        )
+    finally:
+        await conn.close()
+    if not rows:
+        raise RuntimeError("no team has 20 or more cycle scorecards; is the dataset too small?")
+    return [(r["department_id"], r["n"]) for r in rows]
+
+
+def _cycle_graphql_rows(url: str, token: str, cycle: str, team: uuid.UUID) -> Any:
+    response = httpx.post(
+        f"{url}/graphql",
+        json={"query": CYCLE_QUERY, "variables": {"cycle": cycle, "id": str(team)}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    body = response.json()
+    if response.status_code != 200 or "errors" in body:
+        raise RuntimeError(f"departmentCycleScorecard failed: {response.text[:500]}")
+    return body["data"]
 
 
 def _graphql_rows(url: str, token: str, team: uuid.UUID, period: str) -> Any:
@@ -1108,6 +1285,7 @@ def main(argv: list[str] | None = None) -> int:
             "rebuild": lambda: bench.ensure_dataset(report=True) if bench else None,
             "read": bench.read,
             "mutation": bench.mutation,
+            "reviews": bench.reviews,
         }
         for key in FIGURES:
             if key in wanted:

@@ -6,11 +6,17 @@ employee code and name; distribution mean and count), in the same JSON shape, wi
 no authentication and no projection runner. Run it like the service: one uvicorn process.
 
     DATABASE_URL=... uvicorn --app-dir bench plain_app:app
+
+``/cycle-scorecard`` is the same for departmentCycleScorecard (the reviews benchmark): the
+resolver's SQL for the cycle and its members, the members' names as the employee loader reads
+them, and the fields the benchmark asks for (score, tier, KPI and review scores, each source's
+withheld flag, count and score, as hr sees them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -23,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from service.api.reviews import _MEMBERS as _CYCLE_MEMBERS  # the cycle resolver's SQL
 from service.api.scorecards import _MEMBERS  # the resolver's own SQL, so both read the same rows
 from service.database import Database
 
@@ -90,11 +97,74 @@ async def scorecard(request: Request) -> Response:
     )
 
 
+_CYCLE = "SELECT * FROM review_cycles WHERE id = $1"
+_NAMES = "SELECT id, code, name FROM employees WHERE id = ANY($1::uuid[])"
+_ANONYMOUS = {"peer", "customer"}
+
+
+async def cycle_scorecard(request: Request) -> Response:
+    body: dict[str, Any] = await request.json()
+    assert _pool is not None
+    cycle_id, team = UUID(body["cycleId"]), UUID(body["departmentId"])
+    async with _pool.acquire() as conn:
+        cycle = await conn.fetchrow(_CYCLE, cycle_id)
+        rows = await conn.fetch(_CYCLE_MEMBERS, cycle_id, [team])
+        names = {r["id"]: r for r in await conn.fetch(_NAMES, [r["employee_id"] for r in rows])}
+    if cycle is None:
+        return JSONResponse({"errors": [{"message": "no such cycle"}]}, status_code=404)
+    threshold = cycle["anonymity_threshold"]
+    members = []
+    for r in rows:
+        employee = names[r["employee_id"]]
+        sources = [
+            {
+                "source": s["source"].upper(),
+                "withheld": s["source"] in _ANONYMOUS and int(s["submitted"]) < threshold,
+                "submitted": int(s["submitted"]),
+                "score": s["score"],
+            }
+            for s in json.loads(r["sources"])
+        ]
+        members.append(
+            {
+                "node": {
+                    "score": _text(r["score"]),
+                    "tier": r["tier"],
+                    "kpiScore": _text(r["kpi_score"]),
+                    "reviewScore": _text(r["review_score"]),
+                    "employee": {"code": employee["code"], "name": employee["name"]},
+                    "sources": sources,
+                }
+            }
+        )
+    scores = [r["score"] for r in rows if r["score"] is not None]
+    mean = (
+        (sum(scores, Decimal(0)) / len(scores)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+        if scores
+        else None
+    )
+    return JSONResponse(
+        {
+            "data": {
+                "departmentCycleScorecard": {
+                    "count": len(scores),
+                    "mean": _text(mean),
+                    "members": {"totalCount": len(rows), "edges": members},
+                }
+            }
+        }
+    )
+
+
 async def health(_request: Request) -> Response:
     return JSONResponse({"status": "ok" if _pool is not None else "starting"})
 
 
 app = Starlette(
-    routes=[Route("/scorecard", scorecard, methods=["POST"]), Route("/healthz", health)],
+    routes=[
+        Route("/scorecard", scorecard, methods=["POST"]),
+        Route("/cycle-scorecard", cycle_scorecard, methods=["POST"]),
+        Route("/healthz", health),
+    ],
     lifespan=lifespan,
 )
