@@ -66,11 +66,9 @@ class SourceResult:
     score: Decimal | None
     contribution: Decimal  # points of the 360 score
     competencies: tuple[CompetencyResult, ...]
-
-    @property
-    def withheld(self) -> bool:
-        """Too few anonymous raters: nobody but hr and auditors sees this source."""
-        return self.source.anonymous and self.submitted > 0 and not self.counted
+    # An anonymous source with fewer than k submissions (none included): nobody but hr and
+    # auditors sees its figures, and it never counts. The one definition every view uses.
+    withheld: bool
 
 
 @dataclass(frozen=True)
@@ -166,6 +164,7 @@ def evaluate(
                 score=rounded(shown) if shown is not None else None,
                 contribution=rounded(points),
                 competencies=results,
+                withheld=source.anonymous and submitted < anonymity_threshold,
             )
         )
     review_score = review_exact if exact else None

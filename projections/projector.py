@@ -15,8 +15,12 @@ import asyncpg
 from eventsourcing.utils import get_topic
 
 from projections.base import Handler, ReadModel, Sealer
+from projections.cycle_scorecards import CycleScorecardsModel
+from projections.feedback import FeedbackModel
 from projections.goals import GoalsModel
 from projections.organisation import OrganisationModel
+from projections.reviews import ReviewsModel
+from projections.rewards import RewardsModel
 from projections.rules import RulesModel
 from projections.scorecards import ScorecardsModel
 
@@ -44,13 +48,23 @@ class Projector:
         self.organisation = OrganisationModel()
         self.goals = GoalsModel()
         self.rules = RulesModel()
+        self.feedback = FeedbackModel(secrets)
+        self.rewards = RewardsModel(self.organisation)
         self.scorecards = ScorecardsModel(self.organisation, self.goals, self.rules)
+        self.reviews = ReviewsModel(secrets)
+        self.cycle_scorecards = CycleScorecardsModel(
+            self.reviews, self.goals, self.scorecards, self.rules, self.rewards, self.feedback
+        )
         # Order matters: scorecards read the others' state when they flush.
         self.models: list[ReadModel] = [
             self.organisation,
             self.rules,
             self.goals,
+            self.feedback,
+            self.rewards,
             self.scorecards,
+            self.reviews,
+            self.cycle_scorecards,
         ]
         self.dispatch: dict[type, Handler] = {}
         for model in self.models:

@@ -17,7 +17,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from domain.errors import ConcurrentModification, InvalidInput, NotFound, PermissionDenied
+from domain.errors import (
+    ConcurrentModification,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from domain.organisation import Department, Employee
 from domain.provenance import Provenance, Role
 from service import idempotency
@@ -94,7 +100,16 @@ class CommandsBase(Application[UUID]):
                 earlier = self._earlier_request(request_id, request_fingerprint)
                 if earlier is not None:
                     return earlier
-            aggregates, result_id, result_version = decide()
+            try:
+                aggregates, result_id, result_version = decide()
+            except DomainError:
+                # A resend of a request that committed while this one was deciding fails the
+                # domain's checks (already submitted, ...): the earlier receipt is the answer.
+                if request_id is not None:
+                    earlier = self._earlier_request(request_id, request_fingerprint)
+                    if earlier is not None:
+                        return earlier
+                raise
             to_save = list(aggregates)
             if request_id is not None:
                 assert idempotency_key is not None

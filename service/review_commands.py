@@ -17,6 +17,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from domain.errors import (
+    AlreadyExists,
     EmployeeHasLeft,
     ExternalTokenInvalid,
     InvalidInput,
@@ -103,7 +104,7 @@ class ReviewCommands(CommandsBase):
         def decide() -> Decision:
             self._require_hr(provenance, "define review cycles")
             if self._load_optional(ReviewCycle, cycle_id) is not None:
-                raise InvalidInput(f"review cycle {cycle_id} already exists", field="cycleId")
+                raise AlreadyExists(f"review cycle {cycle_id} already exists", field="cycleId")
             self._check_scope(definition)
             cycle = ReviewCycle.draft(cycle_id, definition, provenance)
             return [cycle], cycle.id, cycle.version
@@ -335,7 +336,14 @@ class ReviewCommands(CommandsBase):
             appraisal.submit(cycle.definition, key, ratings, comments, now, provenance)
             return [appraisal], appraisal.id, appraisal.version
 
-        arguments = {"cycle": cycle_id, "reviewee": reviewee_id, "ratings": repr(ratings)}
+        # The comments are part of the request: a resend with edited comments is a different
+        # request. Only a digest of the whole request is recorded (see service/idempotency.py).
+        arguments = {
+            "cycle": cycle_id,
+            "reviewee": reviewee_id,
+            "ratings": repr(ratings),
+            "comments": comments,
+        }
         return self._execute(provenance, "submitReview", arguments, decide, idempotency_key)
 
     def submit_external_review(

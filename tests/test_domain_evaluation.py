@@ -325,7 +325,10 @@ def test_without_reviews_the_final_score_is_the_kpi_score() -> None:
     result = evaluated(reviews=[])
     assert result.review_score is None
     assert result.final_score == D("84.50")
-    assert all(s.note == "no review submitted" and not s.withheld for s in result.sources)
+    assert all(s.note == "no review submitted" for s in result.sources)
+    # With nobody submitted, an anonymous source reads as withheld: "nobody rated" and "too
+    # few rated" must look the same to the reviewee.
+    assert all(s.withheld == s.source.anonymous for s in result.sources)
     assert [c.effective_weight for c in result.components] == [D("100.00"), D("0.00")]
 
 
