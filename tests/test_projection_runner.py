@@ -13,7 +13,7 @@ import pytest
 
 from projections.projector import Projector, TrackingConflict
 from service.bootstrap import Services, build_runner
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_CIPHER_KEY, TEST_SECRET
 from tests.helpers import HR, set_goal, small_org
 from tests.test_read_models import dump
 
@@ -83,6 +83,7 @@ async def test_a_runner_killed_mid_batch_resumes_without_loss_or_duplication(
         **os.environ,
         "DATABASE_URL": services.database.url(),
         "PERFLEDGER_JWT_SECRET": TEST_SECRET,
+        "PERFLEDGER_CIPHER_KEY": TEST_CIPHER_KEY,
         "PERFLEDGER_PROJECTION_BATCH": "500",
     }
     process = await asyncio.create_subprocess_exec(

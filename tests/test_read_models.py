@@ -10,12 +10,21 @@ from tests.helpers import HR, set_goal, small_org
 
 
 async def dump(services: Services) -> dict[str, list[tuple[object, ...]]]:
+    """Every read-model row, comparable across rebuilds: sealed text opened (each seal has a
+    fresh nonce, so equal text seals to different bytes) and rows in a total order."""
+
+    def comparable(value: object) -> object:
+        return services.secrets.open(value) if isinstance(value, bytes) else value
+
     tables = services.projector.tables
     async with services.read_pool.acquire() as conn:
-        return {
-            table: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {table} ORDER BY 1, 2")]
-            for table in tables
-        }
+        dumped: dict[str, list[tuple[object, ...]]] = {}
+        for table in tables:
+            rows = [
+                tuple(comparable(v) for v in r) for r in await conn.fetch(f"SELECT * FROM {table}")
+            ]
+            dumped[table] = sorted(rows, key=repr)
+        return dumped
 
 
 async def test_scorecard_reflects_progress_under_the_rules(services: Services) -> None:
