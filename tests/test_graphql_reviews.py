@@ -807,3 +807,28 @@ async def test_an_invitation_token_opens_only_the_review_form_and_its_submission
         "/graphql", json={"query": FORM}, headers={"Authorization": "Bearer rvw.nothex.short"}
     )
     assert malformed.status_code == 401
+
+
+async def test_an_hr_person_under_review_sees_their_own_appraisal_as_a_reviewee(
+    server: Server, database: Database
+) -> None:
+    """hr sees raters' identities, but never about themselves: anonymity follows the person."""
+    cycle = await run_cycle(server, database)
+    secrets = [*identities(PEERS), CUSTOMER_COMMENT, *BOB_PEER_COMMENTS]
+    # The queries about Bob himself (lists of the whole cycle legitimately name the peers, who
+    # are reviewees too, and show hr everyone else's raters).
+    about_bob = [(q, v) for q, v in every_review_query(cycle, BOB) if "e" in v]
+    responses = [
+        await server.graphql(q, {**v, "at": cycle.position}, role=Role.HR, employee=BOB.id)
+        for q, v in about_bob
+    ]
+    text = json.dumps(responses)
+    assert not [s for s in secrets if s in text]
+    assert error_code(responses[-1]) == "FORBIDDEN"  # reviewDetail
+    assert error_code(responses[-2]) == "FORBIDDEN"  # appraisalRaters
+    (card,) = [
+        r["data"]["cycleScorecard"] for r in responses if "cycleScorecard" in (r.get("data") or {})
+    ]
+    bob = by_source(card)
+    assert bob["PEER"]["withheld"] is True
+    assert bob["PEER"]["submitted"] is None

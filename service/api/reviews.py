@@ -293,6 +293,12 @@ async def _comments(info: Info, appraisals: list[UUID]) -> dict[UUID, dict[str, 
     return found
 
 
+def _full_view(info: Info, reviewee_id: UUID) -> bool:
+    """Raters' identities and individual ratings: hr, auditors and admins, except about
+    themselves. An hr person being reviewed is a reviewee like anyone else."""
+    return info.context.visibility.everyone and reviewee_id != info.context.viewer.employee_id
+
+
 def _shows_proposals(info: Info, employee_id: UUID) -> bool:
     """Proposals are for those who approve them, not for the person proposed."""
     return info.context.visibility.everyone or employee_id != info.context.viewer.employee_id
@@ -304,13 +310,12 @@ async def _scorecards(
     """Scorecards from rows the viewer may see, with their sources' comments."""
     cycle_id = UUID(cycle.id)
     comments = await _comments(info, [appraisal_id(cycle_id, r["employee_id"]) for r in rows])
-    reveal = info.context.visibility.everyone
     return [
         CycleScorecard.from_row(
             r,
             cycle.anonymity_threshold,
             comments.get(appraisal_id(cycle_id, r["employee_id"]), {}),
-            reveal=reveal,
+            reveal=_full_view(info, r["employee_id"]),
             show_proposals=_shows_proposals(info, r["employee_id"]),
         )
         for r in rows
@@ -569,7 +574,7 @@ async def my_review(info: Info, cycle_id: UUID, reviewee_id: UUID) -> OwnReview 
 async def appraisal_raters(info: Info, cycle_id: UUID, reviewee_id: UUID) -> list[RaterAssignment]:
     ctx = info.context
     above = reviewee_id != ctx.viewer.employee_id and await ctx.visibility.sees(reviewee_id)
-    if not (ctx.visibility.everyone or above):
+    if not (_full_view(info, reviewee_id) or above):
         raise forbidden("who rates this person")
     rows = await _fetch(
         info,
@@ -590,8 +595,11 @@ async def appraisal_raters(info: Info, cycle_id: UUID, reviewee_id: UUID) -> lis
 
 
 async def review_detail(info: Info, cycle_id: UUID, reviewee_id: UUID) -> FullReviewDetail | None:
-    if not info.context.visibility.everyone:
-        raise forbidden("raters' identities and individual ratings (hr, auditors, admins)")
+    if not _full_view(info, reviewee_id):
+        raise forbidden(
+            "raters' identities and individual ratings (hr, auditors and admins; never about "
+            "themselves)"
+        )
     found = await appraisal(info, cycle_id, reviewee_id)
     if found is None:
         return None
