@@ -73,6 +73,9 @@ class Period:
     def contains(self, day: date) -> bool:
         return self.start <= day <= self.end
 
+    def overlaps(self, other: Period) -> bool:
+        return self.start <= other.end and other.start <= self.end
+
     def __str__(self) -> str:
         if self.kind is PeriodKind.MONTH:
             return f"{self.year}-{self.index:02d}"

@@ -268,9 +268,19 @@ class CycleScorecardsModel:
                 self.dirty_months.add((goal_id, month))
         self.synced = len(measured)
 
+    def _goals_overlapping(self, employee_id: UUID, period: str) -> list[UUID]:
+        """The employee's goals of any period overlapping ``period``: a yearly goal measured
+        monthly ("monthly sales growth") counts towards a quarterly cycle's streak rules."""
+        span = Period.parse(period)
+        found: set[UUID] = set()
+        for goal_period in self.goals.periods_of.get(employee_id, ()):
+            if Period.parse(goal_period).overlaps(span):
+                found.update(self.goals.by_owner_period.get((employee_id, goal_period), ()))
+        return sorted(found)
+
     def _histories(self, employee_id: UUID, period: str) -> list[MetricHistory]:
         histories = []
-        for goal_id in sorted(self.goals.by_owner_period.get((employee_id, period), ())):
+        for goal_id in self._goals_overlapping(employee_id, period):
             goal = self.goals.goals[goal_id]
             if goal.status is GoalStatus.ABANDONED:
                 continue
@@ -296,7 +306,11 @@ class CycleScorecardsModel:
         for (owner_id, period), position in self.goals.changed_scores.items():
             for appraisal in reviews.appraisals_of(owner_id):
                 live = appraisal.status is not CycleStatus.CLOSED
-                if live and reviews.cycles[appraisal.cycle_id].period == period:
+                cycle_period = reviews.cycles[appraisal.cycle_id].period
+                if live and (
+                    cycle_period == period
+                    or Period.parse(cycle_period).overlaps(Period.parse(period))
+                ):
                     self._mark((appraisal.cycle_id, owner_id), position)
         if self.rules.adopted_at is not None:
             for appraisal in reviews.appraisals.values():
@@ -390,13 +404,22 @@ class CycleScorecardsModel:
 
     def _with_rewards_and_feedback(self, row: CycleScoreRow) -> None:
         employee_rewards = self.rewards.for_employee(row.employee_id)
-        approved = {
-            r.rule_key
+        # An approval is a fact: once approved, a proposal stays approved even if the reward
+        # is revoked later (it cannot be approved again; the revocation shows beside it).
+        approvals = {
+            r.rule_key: r
             for r in employee_rewards
-            if r.origin is RewardOrigin.RULES and r.cycle_id == row.cycle_id and not r.revoked
+            if r.origin is RewardOrigin.RULES and r.cycle_id == row.cycle_id
         }
         row.proposals = json.dumps(
-            [{**p, "approved": p["ruleKey"] in approved} for p in row.proposed]
+            [
+                {
+                    **p,
+                    "approved": p["ruleKey"] in approvals,
+                    "revoked": p["ruleKey"] in approvals and approvals[p["ruleKey"]].revoked,
+                }
+                for p in row.proposed
+            ]
         )
         row.rewards = json.dumps(
             [
@@ -448,7 +471,7 @@ class CycleScorecardsModel:
                 r["sources"],
                 r["components"],
                 [
-                    {k: v for k, v in p.items() if k != "approved"}
+                    {k: v for k, v in p.items() if k not in ("approved", "revoked")}
                     for p in json.loads(r["proposals"])
                 ],
                 r["proposals"],

@@ -136,6 +136,7 @@ class GoalsModel:
     def __init__(self) -> None:
         self.goals: dict[UUID, GoalRow] = {}
         self.by_owner_period: dict[OwnerPeriod, set[UUID]] = {}
+        self.periods_of: dict[UUID, set[str]] = {}  # owner → the periods they have goals in
         self.goal_sets: dict[OwnerPeriod, GoalSetRow] = {}
         self.goal_set_keys: dict[UUID, OwnerPeriod] = {}
         self.dirty: set[UUID] = set()  # rows to write whole
@@ -165,6 +166,7 @@ class GoalsModel:
 
     def _index(self, row: GoalRow) -> None:
         self.by_owner_period.setdefault((row.owner_id, row.period), set()).add(row.id)
+        self.periods_of.setdefault(row.owner_id, set()).add(row.period)
 
     def _set(self, e: Any, position: int) -> None:
         spec = e.spec

@@ -17,6 +17,7 @@ import pytest
 
 from domain.evaluation import SubmittedReview, evaluate
 from domain.feedback import FeedbackKind, FeedbackVisibility
+from domain.goals import Horizon
 from domain.provenance import Role
 from domain.reviews import (
     Appraisal,
@@ -29,7 +30,7 @@ from domain.reviews import (
     appraisal_id,
     rater_key,
 )
-from domain.rewards import Money
+from domain.rewards import Money, proposed_reward_id
 from domain.rules import DEFAULT_RULES
 from projections.base import event_type
 from projections.reviews import ReviewsModel
@@ -619,6 +620,69 @@ async def test_proposals_follow_the_tier_and_streak_and_show_approval(services: 
     )
     assert approved["kpi_score"] == row["kpi_score"]
     assert approved["position"] > row["position"]
+
+
+async def test_a_revoked_approval_stays_approved_and_shows_revoked(services: Services) -> None:
+    app = services.app
+    c = await services.call(whole_cycle, app)
+    await services.call(approve_bonus, app, c)
+    reward_id = proposed_reward_id(c.cycle_id, c.org.alice, "tier:B:0")
+    await services.call(
+        app.revoke_reward,
+        as_role(Role.HR, "hr-1", "paid twice by mistake"),
+        reward_id,
+        date(2026, 5, 3),
+    )
+    await project(services)
+    row = await scorecard(services, c, c.org.alice)
+    (bonus, _) = json.loads(row["proposals"])
+    assert (bonus["ruleKey"], bonus["approved"], bonus["revoked"]) == ("tier:B:0", True, True)
+    assert json.loads(row["rewards"]) == []  # the revoked grant no longer stands
+
+
+def yearly_goal_cycle(app: Perfledger) -> Cycle:
+    """Alice's goal runs the whole year and is measured monthly; the cycle is quarterly."""
+    org = small_org(app)
+    goal = set_goal(
+        app,
+        org.alice,
+        title="Monthly sales growth",
+        metric="sales_growth_monthly",
+        target=Decimal(10),
+        weight=Decimal(100),
+        period="2026",
+        horizon=Horizon.LONG_TERM,
+        due_date=date(2026, 12, 31),
+    )
+    for day, value in ((date(2026, 1, 30), 11), (date(2026, 2, 27), 10), (date(2026, 3, 30), 12)):
+        app.record_progress(HR, goal, Decimal(value), day, "crm")
+    cycle_id = uuid4()
+    app.draft_review_cycle(
+        HR,
+        cycle_id=cycle_id,
+        definition=CycleDefinition(
+            name="Q1 review",
+            period="2026-Q1",
+            scope_departments=[org.sales],
+            scope_employees=[],
+            competencies=COMPETENCIES,
+            scale=SCALE,
+            deadlines=CycleDeadlines(date(2026, 4, 15), date(2026, 4, 30)),
+        ),
+    )
+    app.open_review_cycle(HR, cycle_id, [org.alice], date(2026, 3, 20))
+    app.start_calibration(HR, cycle_id)
+    app.close_review_cycle(HR, cycle_id)
+    return Cycle(org, org.boss, org.bob, cycle_id, goal)
+
+
+async def test_a_yearly_goal_measured_monthly_counts_towards_a_quarterly_streak(
+    services: Services,
+) -> None:
+    c = await services.call(yearly_goal_cycle, services.app)
+    await project(services)
+    row = await scorecard(services, c, c.org.alice)
+    assert [p["ruleKey"] for p in json.loads(row["proposals"])] == ["eligibility:sales_streak"]
 
 
 # -- rebuilding --------------------------------------------------------------------------------

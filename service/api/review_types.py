@@ -257,7 +257,10 @@ class RewardProposal:
     rule_key: str
     reward: RewardSpecType
     because: str
-    approved: bool
+    approved: bool = strawberry.field(
+        description="Approved (a grant names this rule); stays true if the grant is revoked."
+    )
+    revoked: bool = strawberry.field(description="The approved reward was revoked since.")
 
 
 @strawberry.type(description="A reward granted for the cycle's period (not revoked).")
@@ -377,6 +380,7 @@ class CycleScorecard:
                 reward=RewardSpecType.of(reward_spec_from_dict(p["reward"])),
                 because=p["because"],
                 approved=bool(p.get("approved", False)),
+                revoked=bool(p.get("revoked", False)),
             )
             for p in self.proposal_data
         ]
