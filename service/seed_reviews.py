@@ -7,9 +7,10 @@ quarter under way an open one with about half of its reviews in (and some drafts
 reviewee has self and manager reviews and three to five peers from their team; the staff of
 Sales and Customer service (not their team leads) also have zero to four customers, so some
 show the customer source and some have it withheld (one or two submitted, below k). The CEO is
-reviewed by the board, outside the ledger, so has no appraisal. Then monthly 1:1 notes from managers to most of their reports,
-praise and improvement notes, rewards the rules propose for the top tier of each closed cycle
-(approved), a "star of the month" per function and month, and one revoked reward.
+reviewed by the board, outside the ledger, so has no appraisal. Then monthly 1:1 notes from
+managers to most of their reports, praise and improvement notes, rewards the rules propose for
+the top tier of each closed cycle (approved), a "star of the month" per function and month, and
+one revoked reward.
 
 **What the ratings are made of** (issue 5's fairness audits need data with something to find):
 
