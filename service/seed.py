@@ -12,10 +12,12 @@ Determinism: every id and value comes from one ``random.Random(seed)`` consumed 
 so the same (employees, seed, year, through) gives identical event payloads apart from their
 timestamps.
 
-Speed: aggregates are built in memory and saved in batches, one transaction each, by a writer
-thread while the next batch is built. A goal's measurements go into the transaction after the
-one that set it up, so the log never shows progress on a goal before the goal and its confirmed
-goal set.
+Speed: aggregates are built in memory and saved in batches, one transaction each, in a
+three-stage pipeline: while the builder builds a batch, a writer thread encodes (and encrypts)
+the previous one and an inserter thread stores the one before that, so Python's encoding
+overlaps PostgreSQL's work instead of waiting for it. A goal's measurements go into the
+transaction after the one that set it up, so the log never shows progress on a goal before the
+goal and its confirmed goal set.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from domain.errors import InvalidInput
@@ -403,10 +406,13 @@ class _Seeder:
         estimate: int,
         progress: Progress | None,
         writer: Executor,
+        inserter: Executor,
     ) -> None:
         self.app = app
-        self.writer = writer
-        self.in_flight: Future[int] | None = None
+        self.writer = writer  # encodes batches
+        self.inserter = inserter  # stores them, in order
+        self.in_flight: Future[int] | None = None  # the batch being encoded
+        self.inserting: Future[int] | None = None  # the batch being stored
         self.rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
         self.provenance = Provenance("seed", Role.SYSTEM, f"seed-{seed}")
         self.year = year
@@ -445,7 +451,7 @@ class _Seeder:
         self.flush()
         if self.carried:
             self.flush()
-        self.wait()
+        self.drain()
 
     def _add(self, aggregate: Aggregate) -> None:
         self.set_up.append(aggregate)
@@ -475,7 +481,7 @@ class _Seeder:
         # Commits that wait for the disk: each makes every earlier (bulk) commit durable too.
         self.flush(durable=True)
         self.flush(durable=True)  # the last batch's measurements
-        self.wait()
+        self.drain()
         recorder = self.app.recorder
         if self.unsynced and isinstance(recorder, PostgresApplicationRecorder):
             # Nothing was left for a waiting commit (the last batch was written by settle()):
@@ -485,24 +491,50 @@ class _Seeder:
                 curs.execute("SELECT txid_current()")
 
     def wait(self) -> None:
+        """Wait until the writer has taken the batch it encodes (stored the one before)."""
         if self.in_flight is None:
             return
-        self.events += self.in_flight.result()
+        self.stored(self.in_flight.result())
         self.in_flight = None
+
+    def drain(self) -> None:
+        """Wait until every batch handed over is stored."""
+        self.wait()
+        if self.inserting is not None:
+            self.stored(self.inserting.result())
+            self.inserting = None
+
+    def stored(self, events: int) -> None:
+        self.events += events
         if self.progress is not None:
             self.progress(self.events, max(self.estimate, self.events))
 
     def _write(self, set_up: list[Aggregate], measured: list[_Measured], durable: bool) -> int:
+        """On the writer thread: record the measurements, encode the batch's events as the
+        application's save would, and hand them to the inserter once it stored the previous
+        batch (so batches are stored in order, and at most one waits). Returns the number of
+        events of that previous batch."""
         provenance = self.provenance
         for item in measured:
             for value, as_of in item.readings:
                 item.goal.record_progress(value, as_of, item.source, provenance)
         aggregates = [*(item.goal for item in measured), *set_up]
-        if not aggregates:
-            return 0
-        written = len(self.app.save(*aggregates, bulk=not durable))
+        encode = self.app.mapper.to_stored_event
+        stored = [encode(event) for aggregate in aggregates for event in aggregate.collect_events()]
+        done = 0
+        if self.inserting is not None:
+            done = self.inserting.result()
+            self.inserting = None
+        if stored:
+            self.inserting = self.inserter.submit(self._insert, stored, durable)
+        return done
+
+    def _insert(self, stored: list[StoredEvent], durable: bool) -> int:
+        # The recorder directly: the application's save would only add caching the seed does
+        # not want (a store this size does not fit the aggregate cache anyway).
+        self.app.recorder.insert_events(stored, bulk=not durable)
         self.unsynced = not durable
-        return written
+        return len(stored)
 
     def readings(
         self,
@@ -884,7 +916,10 @@ def seed_organisation(
     through = min(through or default_through(year), date(year, 12, 31))
     months = [m for m in range(1, 13) if date(year, m, calendar.monthrange(year, m)[1]) <= through]
     quarter_months = [sum(1 for m in months if 3 * q < m <= 3 * q + 3) for q in range(4)]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-writer") as writer:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-writer") as writer,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-inserter") as inserter,
+    ):
         seeder = _Seeder(
             app,
             seed=seed,
@@ -894,6 +929,7 @@ def seed_organisation(
             + estimate_reviews(employees, year, through, reviews),
             progress=progress,
             writer=writer,
+            inserter=inserter,
         )
         seeder.rule_book()
         seeder.organisation(employees)

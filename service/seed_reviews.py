@@ -530,12 +530,15 @@ class ReviewSeeder:
         """Colleagues with the same manager first, then others of the same department."""
         rng = self.rng
         assert person.manager_id is not None
-        siblings = [p for p in self.reports.get(person.manager_id, ()) if p.id != person.id]
+        # Identity, not UUID equality: the people are the same objects throughout, and this
+        # runs for every reviewee over their whole team.
+        siblings = [p for p in self.reports.get(person.manager_id, ()) if p is not person]
         chosen = rng.sample(siblings, min(wanted, len(siblings)))
         if len(chosen) < wanted:
-            taken = {p.id for p in chosen} | {person.id, person.manager_id}
+            manager = self.by_id.get(person.manager_id)
+            taken = {id(p) for p in chosen} | {id(person), id(manager)}
             rest = [
-                p for p in self.in_department.get(person.department_id, ()) if p.id not in taken
+                p for p in self.in_department.get(person.department_id, ()) if id(p) not in taken
             ]
             chosen += rng.sample(rest, min(wanted - len(chosen), len(rest)))
         return chosen
