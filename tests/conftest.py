@@ -14,9 +14,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from service.application import Perfledger
 from service.bootstrap import Services, build
 from service.database import Database
 from service.settings import Settings, new_cipher_key
+from tests.helpers import Org, small_org
 
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="perfledger-run-"))  # 0700
 
@@ -49,6 +51,19 @@ def database(admin_database: Database) -> Iterator[Database]:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture
+def app(database: Database) -> Iterator[Perfledger]:
+    """The write side alone, on this test's database (no read models, no runner)."""
+    application = Perfledger(env=database.eventsourcing_env())
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def org(app: Perfledger) -> Org:
+    return small_org(app)
 
 
 def make_settings(**overrides: Any) -> Settings:

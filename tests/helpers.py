@@ -1,15 +1,27 @@
-"""Small builders for tests: a provenance, a standard organisation, a goal spec."""
+"""Small builders for tests: a provenance, a standard organisation, a goal spec; and the checks
+application tests share: where the log stands, what a rejected command left behind."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 from uuid import UUID, uuid4
 
+import asyncpg
+import pytest
+from eventsourcing.domain import Aggregate
+
+from domain.errors import ConcurrentModification, DomainError
 from domain.goals import Direction, GoalSpec, Horizon, OwnerKind, Perspective
 from domain.provenance import Provenance, Role
-from service.application import Perfledger, department_id_for, employee_id_for
+from projections.runner import CatchUp
+from service.application import Perfledger, Receipt, department_id_for, employee_id_for
+from service.bootstrap import Services
+
+A = TypeVar("A", bound=Aggregate)
 
 HR = Provenance("hr-1", Role.HR, "test")
 
@@ -83,3 +95,60 @@ def set_goal(app: Perfledger, owner: UUID, **overrides: object) -> UUID:
         spec=spec(**overrides),
     )
     return goal_id
+
+
+def load(app: Perfledger, cls: type[A], aggregate_id: UUID) -> A:
+    aggregate: object = app.repository.get(aggregate_id)
+    assert isinstance(aggregate, cls)
+    return aggregate
+
+
+def position(app: Perfledger) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def assert_records_nothing(
+    app: Perfledger, command: Callable[[], object], error: type[DomainError], field: str | None
+) -> DomainError:
+    before = position(app)
+    with pytest.raises(DomainError) as caught:
+        command()
+    assert type(caught.value) is error, caught.value
+    assert caught.value.field == field, caught.value.message
+    assert position(app) == before
+    return caught.value
+
+
+def patiently(command: Callable[[], Receipt]) -> Receipt:
+    """Send again after ConcurrentModification, as a client would: it promises nothing was
+    recorded, so a second try cannot double anything."""
+    for _ in range(20):
+        try:
+            return command()
+        except ConcurrentModification:
+            continue
+    raise AssertionError("a command kept losing the race 20 times in a row")
+
+
+async def catch_up(services: Services) -> CatchUp:
+    """Project everything recorded so far."""
+    conn = await services.connect()
+    try:
+        return await services.runner.catch_up(conn)
+    finally:
+        await conn.close()
+
+
+async def rebuild(services: Services) -> None:
+    """Drop the read models and project the whole log again."""
+    conn = await services.connect()
+    try:
+        await services.projector.reset(conn)
+        await services.runner.catch_up(conn)
+    finally:
+        await conn.close()
+
+
+async def fetch(services: Services, query: str, *args: object) -> list[asyncpg.Record]:
+    async with services.read_pool.acquire() as conn:
+        return list(await conn.fetch(query, *args))

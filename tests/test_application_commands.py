@@ -3,7 +3,6 @@ progress; idempotency keys; ids that are already taken."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
@@ -14,7 +13,6 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import (
     AlreadyExists,
-    DomainError,
     InvalidInput,
     ManagerCycle,
     MeasurementOutsidePeriod,
@@ -25,45 +23,10 @@ from domain.errors import (
 from domain.goals import Goal, GoalSet, OwnerKind, goal_set_id
 from domain.provenance import Role
 from service.application import Perfledger, department_id_for, employee_id_for
-from service.database import Database
 from service.idempotency import IdempotencyKeyReused
-from tests.helpers import HR, Org, as_role, set_goal, small_org, spec
+from tests.helpers import HR, Org, as_role, assert_records_nothing, load, position, set_goal, spec
 
 A = TypeVar("A", bound=Aggregate)
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def org(app: Perfledger) -> Org:
-    return small_org(app)
-
-
-def load(app: Perfledger, cls: type[A], aggregate_id: UUID) -> A:
-    aggregate: object = app.repository.get(aggregate_id)
-    assert isinstance(aggregate, cls)
-    return aggregate
-
-
-def position(app: Perfledger) -> int:
-    return app.recorder.max_notification_id() or 0
-
-
-def assert_records_nothing(
-    app: Perfledger, command: Callable[[], object], error: type[DomainError], field: str | None
-) -> DomainError:
-    before = position(app)
-    with pytest.raises(DomainError) as caught:
-        command()
-    assert type(caught.value) is error, caught.value
-    assert caught.value.field == field
-    assert position(app) == before
-    return caught.value
 
 
 # -- a rejected command records nothing -------------------------------------------------------

@@ -4,7 +4,6 @@ no reporting-line loop from two changes that each looked fine on their own."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
@@ -14,34 +13,15 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate
 
-from domain.errors import ConcurrentModification, DomainError, ManagerCycle
+from domain.errors import DomainError, ManagerCycle
 from domain.goals import Goal
 from domain.organisation import Employee
 from domain.provenance import Role
 from service.application import Perfledger, Receipt, employee_id_for
-from service.database import Database
-from tests.helpers import HR, as_role, set_goal, small_org
+from tests.helpers import HR, as_role, patiently, set_goal, small_org
 
 THREADS = 8
 COMMANDS_PER_THREAD = 25
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
-
-
-def patiently(command: Callable[[], Receipt]) -> Receipt:
-    """Send again after ConcurrentModification, as a client would: it promises nothing was
-    recorded, so a second try cannot double anything."""
-    for _ in range(20):
-        try:
-            return command()
-        except ConcurrentModification:
-            continue
-    raise AssertionError("a command kept losing the race 20 times in a row")
 
 
 def test_concurrent_progress_on_one_goal_stores_every_event_once_in_version_order(

@@ -4,7 +4,6 @@ refused command records nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import date
 from uuid import UUID, uuid4
 
@@ -13,7 +12,6 @@ import pytest
 from domain.errors import (
     AlreadyAcknowledged,
     AlreadyExists,
-    DomainError,
     EmployeeHasLeft,
     FeedbackToSelf,
     InvalidInput,
@@ -26,25 +24,9 @@ from domain.provenance import Provenance, Role
 from service.application import Perfledger, Receipt
 from service.database import Database
 from service.idempotency import IdempotencyKeyReused
-from tests.helpers import HR, Org, as_role, set_goal, small_org, spec
+from tests.helpers import HR, Org, as_role, assert_records_nothing, load, position, set_goal, spec
 
 TODAY = date(2026, 3, 15)
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def org(app: Perfledger) -> Org:
-    return small_org(app)
-
-
-def position(app: Perfledger) -> int:
-    return app.recorder.max_notification_id() or 0
 
 
 def give(
@@ -72,24 +54,6 @@ def give(
     return app.give_feedback(provenance or as_role(role, giver), **values)  # type: ignore[arg-type]
 
 
-def assert_records_nothing(
-    app: Perfledger, command: Callable[[], object], error: type[DomainError], field: str | None
-) -> DomainError:
-    before = position(app)
-    with pytest.raises(DomainError) as caught:
-        command()
-    assert type(caught.value) is error, caught.value
-    assert caught.value.field == field
-    assert position(app) == before
-    return caught.value
-
-
-def load(app: Perfledger, feedback_id: UUID) -> Feedback:
-    feedback: object = app.repository.get(feedback_id)
-    assert isinstance(feedback, Feedback)
-    return feedback
-
-
 def test_a_colleague_gives_feedback_and_it_survives_the_store(
     app: Perfledger, org: Org, database: Database
 ) -> None:
@@ -106,7 +70,7 @@ def test_a_colleague_gives_feedback_and_it_survives_the_store(
     fresh = Perfledger(env=database.eventsourcing_env())  # no cache: decoded from the store
     try:
         assert receipt.id is not None
-        feedback = load(fresh, receipt.id)
+        feedback = load(fresh, Feedback, receipt.id)
     finally:
         fresh.close()
     assert (feedback.giver_id, feedback.receiver_id) == (org.alice, org.bob)
@@ -122,7 +86,7 @@ def test_managers_hr_and_admins_give_feedback_as_themselves(
 ) -> None:
     receipt = give(app, org.boss, org.alice, role=role, kind=FeedbackKind.ONE_ON_ONE)
     assert receipt.id is not None
-    assert load(app, receipt.id).giver_id == org.boss
+    assert load(app, Feedback, receipt.id).giver_id == org.boss
 
 
 @pytest.mark.parametrize("role", [Role.EMPLOYEE, Role.HR, Role.ADMIN])
@@ -193,7 +157,7 @@ def test_the_linked_goal_must_exist_and_concern_the_receiver(app: Perfledger, or
     )
     receipt = give(app, org.alice, org.bob, goal_id=department_goal)
     assert receipt.id is not None
-    assert load(app, receipt.id).goal_id == department_goal
+    assert load(app, Feedback, receipt.id).goal_id == department_goal
 
 
 def test_a_taken_id_records_nothing(app: Perfledger, org: Org) -> None:
@@ -226,7 +190,7 @@ def test_the_receiver_acknowledges_once(app: Perfledger, org: Org) -> None:
     feedback_id = receipt.id
     acknowledged = app.acknowledge_feedback(as_role(Role.EMPLOYEE, org.bob), feedback_id, TODAY)
     assert acknowledged.version == 2
-    assert load(app, feedback_id).acknowledged_on == TODAY
+    assert load(app, Feedback, feedback_id).acknowledged_on == TODAY
     assert_records_nothing(
         app,
         lambda: app.acknowledge_feedback(as_role(Role.EMPLOYEE, org.bob), feedback_id, TODAY),
@@ -267,4 +231,4 @@ def test_seeding_records_feedback_on_someones_behalf(app: Perfledger, org: Org) 
     system = Provenance("seed", Role.SYSTEM, "seed-1")
     receipt = give(app, org.boss, org.bob, provenance=system, kind=FeedbackKind.ONE_ON_ONE)
     assert receipt.id is not None
-    assert load(app, receipt.id).giver_id == org.boss
+    assert load(app, Feedback, receipt.id).giver_id == org.boss

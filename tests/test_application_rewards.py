@@ -3,7 +3,6 @@ and that revoking adds to the history instead of erasing the grant."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -14,7 +13,6 @@ import pytest
 from domain.errors import (
     AlreadyExists,
     CycleNotInState,
-    DomainError,
     EmployeeHasLeft,
     InvalidInput,
     NotFound,
@@ -44,24 +42,12 @@ from domain.rules import DEFAULT_RULES, TierReward
 from service.application import Perfledger, employee_id_for
 from service.command_base import Receipt
 from service.database import Database
-from tests.helpers import HR, Org, as_role, small_org
+from tests.helpers import HR, Org, as_role, assert_records_nothing, position
 
 TODAY = date(2026, 4, 2)
 BONUS = RewardSpec(RewardKind.BONUS, amount=Money(Decimal("750.00"), "EUR"))
 SHARE = RewardSpec(RewardKind.COMMISSION, percent_of_salary=Decimal("1.5"))
 SALARY = Money(Decimal("48000"), "EUR")
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def org(app: Perfledger) -> Org:
-    return small_org(app)
 
 
 @pytest.fixture
@@ -78,22 +64,6 @@ def carl(app: Perfledger, org: Org) -> UUID:
         attributes={},
     )
     return employee_id_for("E4")
-
-
-def position(app: Perfledger) -> int:
-    return app.recorder.max_notification_id() or 0
-
-
-def assert_records_nothing(
-    app: Perfledger, command: Callable[[], object], error: type[DomainError], field: str | None
-) -> DomainError:
-    before = position(app)
-    with pytest.raises(DomainError) as caught:
-        command()
-    assert type(caught.value) is error, caught.value
-    assert caught.value.field == field
-    assert position(app) == before
-    return caught.value
 
 
 def grant(

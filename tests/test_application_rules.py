@@ -3,7 +3,6 @@ exactly by another process, and the rule book keeps working however long it grow
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -36,13 +35,6 @@ PILOT = RuleSet(
     },
     tiers=[Tier("star", Decimal("95")), Tier("rest", Decimal("0.00"))],
 )
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
 
 
 def test_a_defined_and_adopted_rule_set_reads_back_exactly_in_another_process(

@@ -24,7 +24,7 @@ from service.cipher import SecretBox, StoreKeyMismatch
 from service.database import Database
 from service.settings import SettingsError, from_environment, new_cipher_key
 from tests.conftest import TEST_CIPHER_KEY, make_settings
-from tests.helpers import HR
+from tests.helpers import HR, catch_up
 
 SECRET_NAME = "Zebulon Quartzwhistle"
 EVENT_STORE_TABLES = {"perfledger_events", "perfledger_snapshots"}
@@ -107,11 +107,7 @@ async def test_only_read_models_hold_text_once_projected(services: Services) -> 
     """The scan does find text where it is stored in the clear: the read models keep names for
     queries. The event store still holds none of it."""
     await services.call(hire_zebulon, services.app)
-    conn = await services.connect()
-    try:
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
+    await catch_up(services)
 
     found = tables_containing(services.database, SECRET_NAME)
     assert found, "the organisation read model keeps employee names"
@@ -142,11 +138,7 @@ async def test_pg_dump_shows_the_text_only_in_read_models(services: Services) ->
     if pg_dump is None:
         pytest.skip("no pg_dump matching the test server")
     await services.call(hire_zebulon, services.app)
-    conn = await services.connect()
-    try:
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
+    await catch_up(services)
 
     def dump(*tables: str) -> str:
         selected = [argument for table in tables for argument in ("--table", table)]

@@ -12,7 +12,7 @@ from domain.provenance import Role
 from projections.projector import Projector
 from service.application import Perfledger
 from service.bootstrap import Services, build_runner
-from tests.helpers import Org, as_role, small_org
+from tests.helpers import Org, as_role, catch_up, fetch, rebuild, small_org
 
 TODAY = date(2026, 3, 31)
 SECRET = "Alice's numbers slipped after the merger; let's talk about workload."
@@ -40,19 +40,6 @@ def give(
         today=TODAY,
     )
     return feedback_id
-
-
-async def catch_up(services: Services) -> None:
-    conn = await services.connect()
-    try:
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
-
-
-async def fetch(services: Services, query: str, *args: object) -> list[Any]:
-    async with services.read_pool.acquire() as conn:
-        return list(await conn.fetch(query, *args))
 
 
 async def test_the_body_is_stored_sealed_and_opens_with_the_services_key(
@@ -151,12 +138,7 @@ async def test_a_rebuild_gives_the_same_rows_and_the_same_bodies(services: Servi
 
     incremental = await snapshot()
     before = services.projector.feedback.counts(org.bob, TODAY, TODAY)
-    conn = await services.connect()
-    try:
-        await services.projector.reset(conn)
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
+    await rebuild(services)
     assert await snapshot() == incremental
     assert services.projector.feedback.counts(org.bob, TODAY, TODAY) == before
     # A fresh runner loads the committed rows into memory and answers the same counts.

@@ -10,17 +10,9 @@ from uuid import UUID, uuid4
 from domain.provenance import Role
 from domain.rewards import Money, RewardKind, RewardOrigin, RewardSpec
 from service.bootstrap import Services
-from tests.helpers import HR, as_role, small_org
+from tests.helpers import HR, as_role, catch_up, rebuild, small_org
 
 SALARY = Money(Decimal("40000"), "EUR")
-
-
-async def catch_up(services: Services) -> None:
-    conn = await services.connect()
-    try:
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
 
 
 async def rows(services: Services) -> list[tuple[object, ...]]:
@@ -139,11 +131,6 @@ async def test_rebuilt_rewards_equal_incremental_ones(services: Services) -> Non
     await services.call(services.app.revoke_reward, HR.because("error"), revoked, date(2026, 5, 1))
     await catch_up(services)
     incremental = await rows(services)
-    conn = await services.connect()
-    try:
-        await services.projector.reset(conn)
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
+    await rebuild(services)
     assert await rows(services) == incremental
     assert {r[0] for r in incremental} == {kept, revoked}

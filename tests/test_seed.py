@@ -26,7 +26,7 @@ from service.application import Perfledger
 from service.bootstrap import Services
 from service.database import Database
 from service.seed import MAX_EMPLOYEES, default_through, seed_organisation
-from tests.helpers import HR
+from tests.helpers import HR, catch_up
 
 THROUGH = date(2026, 6, 30)  # Jan-Jun measured: Q1 and Q2 complete, Q3 and Q4 not begun
 
@@ -72,13 +72,6 @@ def fresh_app(admin_database: Database) -> Iterator[Callable[[], Perfledger]]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
 
 
 def test_sixty_employees_make_a_complete_organisation_recorded_by_the_seed(
@@ -271,11 +264,7 @@ async def test_every_seeded_employee_gets_scorecards_under_rule_set_1(
     summary = await services.call(
         seed_organisation, services.app, employees=60, seed=2, through=THROUGH
     )
-    conn = await services.connect()
-    try:
-        caught_up = await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
+    caught_up = await catch_up(services)
     assert caught_up.position == summary.events
     async with services.read_pool.acquire() as read:
         rows = await read.fetch(

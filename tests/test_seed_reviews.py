@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,6 @@ from domain.reviews import Appraisal, RaterSource, ReviewCycle
 from domain.rewards import Reward, RewardOrigin, proposed_reward_id
 from service.application import Perfledger
 from service.bootstrap import Services
-from service.database import Database
 from service.seed import seed_organisation
 from service.seed_reviews import (
     ANONYMITY_THRESHOLD,
@@ -27,17 +25,11 @@ from service.seed_reviews import (
     ONE_FULL_CYCLE,
     cycle_id_for,
 )
+from tests.helpers import catch_up
 from tests.test_seed import events_of, of
 
 THROUGH = date(2026, 8, 31)  # Q1 and Q2 over, Q3 under way
 SEED = 5
-
-
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
 
 
 @pytest.fixture
@@ -299,11 +291,7 @@ async def test_read_models_show_customers_withheld_below_k_and_counted_from_k(
     summary = await services.call(
         seed_organisation, services.app, employees=120, seed=SEED, through=THROUGH
     )
-    conn = await services.connect()
-    try:
-        caught_up = await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
+    caught_up = await catch_up(services)
     assert caught_up.position == summary.events
     q1 = cycle_id_for(SEED, "2026-Q1")
     async with services.read_pool.acquire() as read:
