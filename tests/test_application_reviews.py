@@ -5,7 +5,6 @@ simultaneous reviews all land once, and none lands after calibration began."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +18,6 @@ from eventsourcing.domain import Aggregate
 from domain.errors import (
     AlreadyExists,
     CompetencyNotRated,
-    ConcurrentModification,
     CycleNotInState,
     DomainError,
     EmployeeHasLeft,
@@ -40,7 +38,6 @@ from domain.errors import (
 from domain.provenance import Provenance, Role
 from domain.reviews import (
     Appraisal,
-    Competency,
     CycleDeadlines,
     CycleDefinition,
     CycleStatus,
@@ -52,80 +49,27 @@ from domain.reviews import (
     rater_key,
 )
 from service.application import Perfledger, Receipt, department_id_for, employee_id_for
-from service.database import Database
 from service.idempotency import IdempotencyKeyReused
 from service.review_commands import Invitation, token_digest
-from tests.helpers import HR, Org, as_role, small_org
+from tests.helpers import HR, Org, as_role, assert_records_nothing, load, patiently
+from tests.review_builders import cycle_definition, ratings
 
 A = TypeVar("A", bound=Aggregate)
 
 OPENED_ON = date(2026, 3, 1)
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-LEVELS = ["poor", "weak", "solid", "strong", "outstanding"]
 AUDITOR = Provenance("auditor-1", Role.AUDITOR, "test")
 
 
-@pytest.fixture
-def app(database: Database) -> Iterator[Perfledger]:
-    application = Perfledger(env=database.eventsourcing_env())
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def org(app: Perfledger) -> Org:
-    return small_org(app)
-
-
-def load(app: Perfledger, cls: type[A], aggregate_id: UUID) -> A:
-    aggregate: object = app.repository.get(aggregate_id)
-    assert isinstance(aggregate, cls)
-    return aggregate
-
-
-def position(app: Perfledger) -> int:
-    return app.recorder.max_notification_id() or 0
-
-
-def assert_records_nothing(
-    app: Perfledger, command: Callable[[], object], error: type[DomainError], field: str | None
-) -> DomainError:
-    before = position(app)
-    with pytest.raises(DomainError) as caught:
-        command()
-    assert type(caught.value) is error, caught.value
-    assert caught.value.field == field, caught.value.message
-    assert position(app) == before
-    return caught.value
-
-
-def patiently(command: Callable[[], Receipt]) -> Receipt:
-    """Send again after ConcurrentModification, as a client would (nothing was recorded)."""
-    for _ in range(20):
-        try:
-            return command()
-        except ConcurrentModification:
-            continue
-    raise AssertionError("a command kept losing the race 20 times in a row")
-
-
 def definition(org: Org, **overrides: Any) -> CycleDefinition:
+    """Small teams: one peer is enough, and a source shows from two raters on."""
     values: dict[str, Any] = {
-        "name": "Q1 2026 review",
-        "period": "2026-Q1",
-        "scope_departments": [org.sales],
-        "scope_employees": [],
-        "competencies": [
-            Competency("delivery", "Delivery", Decimal(60), list(LEVELS)),
-            Competency("teamwork", "Teamwork", Decimal(40), list(LEVELS)),
-        ],
         "scale": RatingScale(1, 5),
-        "deadlines": CycleDeadlines(date(2026, 3, 20), date(2026, 3, 31)),
         "min_peer_raters": 1,
         "anonymity_threshold": 2,
     }
     values.update(overrides)
-    return CycleDefinition(**values)
+    return cycle_definition(org.sales, **values)
 
 
 def draft(app: Perfledger, org: Org, **overrides: Any) -> UUID:
@@ -146,10 +90,6 @@ def hire(app: Perfledger, code: str, department: UUID, manager: UUID | None) -> 
         job_title="Account manager", hire_date=date(2022, 1, 1), attributes={},
     )  # fmt: skip
     return employee_id_for(code)
-
-
-def ratings(delivery: int | None = 4, teamwork: int | None = 3) -> list[Rating]:
-    return [Rating("delivery", delivery), Rating("teamwork", teamwork)]
 
 
 def employee(person: UUID) -> Provenance:

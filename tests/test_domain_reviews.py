@@ -43,6 +43,7 @@ from domain.reviews import (
     appraisal_id,
     rater_key,
 )
+from tests.review_builders import LEVELS, competency, cycle_definition, ratings
 
 HR = Provenance("hr-1", Role.HR, "corr-1")
 HR_BECAUSE = HR.because("panel agreed the peer was too harsh")
@@ -53,34 +54,10 @@ MANAGER = UUID("00000000-0000-0000-0000-0000000000b1")
 PEER = UUID("00000000-0000-0000-0000-0000000000e1")
 OTHER_PEER = UUID("00000000-0000-0000-0000-0000000000e2")
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-LEVELS = ["poor", "weak", "solid", "strong", "outstanding"]
-
-
-def competency(key: str, weight: int | str, **overrides: Any) -> Competency:
-    values: dict[str, Any] = {
-        "key": key,
-        "name": key.replace("_", " ").title(),
-        "weight": Decimal(weight),
-        "levels": list(LEVELS),
-    }
-    values.update(overrides)
-    return Competency(**values)
 
 
 def definition(**overrides: Any) -> CycleDefinition:
-    values: dict[str, Any] = {
-        "name": "Q1 2026 review",
-        "period": "2026-Q1",
-        "scope_departments": [DEPARTMENT],
-        "scope_employees": [],
-        "competencies": [competency("delivery", 60), competency("teamwork", 40)],
-        "scale": RatingScale(1, 5, ["1", "2", "3", "4", "5"]),
-        "deadlines": CycleDeadlines(date(2026, 3, 20), date(2026, 3, 31)),
-        "min_peer_raters": 3,
-        "anonymity_threshold": 3,
-    }
-    values.update(overrides)
-    return CycleDefinition(**values)
+    return cycle_definition(DEPARTMENT, **overrides)
 
 
 DEFINITION = definition().checked()
@@ -108,10 +85,6 @@ def started(manager_id: UUID | None = MANAGER) -> Appraisal:
     )
 
 
-def full(delivery: int | None = 4, teamwork: int | None = 3) -> list[Rating]:
-    return [Rating("delivery", delivery), Rating("teamwork", teamwork)]
-
-
 def as_employee(employee: UUID) -> Provenance:
     return Provenance(str(employee), Role.EMPLOYEE, "corr-2")
 
@@ -121,8 +94,8 @@ MANAGER_KEY = rater_key(RaterSource.MANAGER, MANAGER)
 PEER_KEY = rater_key(RaterSource.PEER, PEER)
 
 
-def submit(appraisal: Appraisal, key: str, ratings: list[Rating] | None = None) -> None:
-    appraisal.submit(DEFINITION, key, ratings or full(), "", NOW, HR)
+def submit(appraisal: Appraisal, key: str, values: list[Rating] | None = None) -> None:
+    appraisal.submit(DEFINITION, key, values or ratings(), "", NOW, HR)
 
 
 def raises(error: type[DomainError], field: str | None, action: Any) -> DomainError:
@@ -500,7 +473,7 @@ def test_raters_are_assigned_only_while_the_cycle_is_open() -> None:
 def test_a_peer_who_has_not_submitted_can_be_removed_with_a_reason() -> None:
     appraisal = started()
     appraisal.assign_peer(PEER, HR)
-    appraisal.save_draft(DEFINITION, PEER_KEY, full(), "half done", NOW, HR)
+    appraisal.save_draft(DEFINITION, PEER_KEY, ratings(), "half done", NOW, HR)
     raises(ReasonRequired, "reason", lambda: appraisal.unassign(PEER_KEY, HR))
     appraisal.unassign(PEER_KEY, HR.because("moved to another team"))
     assert PEER_KEY not in appraisal.raters
@@ -514,7 +487,7 @@ def test_a_rater_who_submitted_cannot_be_removed() -> None:
     appraisal.assign_peer(PEER, HR)
     submit(appraisal, PEER_KEY)
     raises(ReviewAlreadySubmitted, "raterId", lambda: appraisal.unassign(PEER_KEY, HR_BECAUSE))
-    assert appraisal.raters[PEER_KEY].submitted == full()
+    assert appraisal.raters[PEER_KEY].submitted == ratings()
 
 
 def test_self_and_manager_cannot_be_removed_nor_an_unknown_rater() -> None:
@@ -533,11 +506,11 @@ def test_drafts_are_saved_partially_and_replaced_then_submitted_once() -> None:
     assert appraisal.raters[SELF_KEY].draft == [Rating("teamwork", 2)]
     assert appraisal.raters[SELF_KEY].draft_comments == "first go"
     # Ratings are kept in the framework's order, whatever order they came in.
-    appraisal.save_draft(DEFINITION, SELF_KEY, full()[::-1], "second go", NOW, HR)
-    assert appraisal.raters[SELF_KEY].draft == full()
-    appraisal.submit(DEFINITION, SELF_KEY, full(5, None), " done ", NOW, HR)
+    appraisal.save_draft(DEFINITION, SELF_KEY, ratings()[::-1], "second go", NOW, HR)
+    assert appraisal.raters[SELF_KEY].draft == ratings()
+    appraisal.submit(DEFINITION, SELF_KEY, ratings(5, None), " done ", NOW, HR)
     rater = appraisal.raters[SELF_KEY]
-    assert rater.submitted == full(5, None)
+    assert rater.submitted == ratings(5, None)
     assert rater.comments == "done"
     assert rater.submitted_at == NOW
     assert (rater.draft, rater.draft_comments) == (None, "")
@@ -545,9 +518,9 @@ def test_drafts_are_saved_partially_and_replaced_then_submitted_once() -> None:
     raises(
         ReviewAlreadySubmitted,
         "raterId",
-        lambda: appraisal.save_draft(DEFINITION, SELF_KEY, full(), "", NOW, HR),
+        lambda: appraisal.save_draft(DEFINITION, SELF_KEY, ratings(), "", NOW, HR),
     )
-    assert appraisal.raters[SELF_KEY].submitted == full(5, None)
+    assert appraisal.raters[SELF_KEY].submitted == ratings(5, None)
     assert event_names(appraisal) == [
         "Started",
         "ReviewDraftSaved",
@@ -568,15 +541,15 @@ def test_every_competency_needs_a_rating_or_an_explicit_not_observed() -> None:
         lambda: appraisal.submit(DEFINITION, SELF_KEY, [], "", NOW, HR),
     )
     # Not observed is an answer: it completes the review.
-    submit(appraisal, SELF_KEY, full(None, None))
-    assert appraisal.raters[SELF_KEY].submitted == full(None, None)
+    submit(appraisal, SELF_KEY, ratings(None, None))
+    assert appraisal.raters[SELF_KEY].submitted == ratings(None, None)
 
 
 @pytest.mark.parametrize("value", [0, 6, -1, 100])
 def test_a_rating_outside_the_cycles_scale_is_refused_naming_its_position(value: int) -> None:
     appraisal = started()
     error = raises(
-        RatingOutOfScale, "ratings[1].value", lambda: submit(appraisal, SELF_KEY, full(3, value))
+        RatingOutOfScale, "ratings[1].value", lambda: submit(appraisal, SELF_KEY, ratings(3, value))
     )
     assert "1 to 5" in error.message
     raises(
@@ -592,8 +565,8 @@ def test_a_rating_outside_the_cycles_scale_is_refused_naming_its_position(value:
 
 def test_the_scale_ends_are_valid_ratings() -> None:
     appraisal = started()
-    submit(appraisal, SELF_KEY, full(1, 5))
-    assert appraisal.raters[SELF_KEY].submitted == full(1, 5)
+    submit(appraisal, SELF_KEY, ratings(1, 5))
+    assert appraisal.raters[SELF_KEY].submitted == ratings(1, 5)
 
 
 def test_unknown_or_repeated_competencies_are_refused() -> None:
@@ -601,7 +574,7 @@ def test_unknown_or_repeated_competencies_are_refused() -> None:
     raises(
         InvalidInput,
         "ratings[2].competency",
-        lambda: submit(appraisal, SELF_KEY, [*full(), Rating("charm", 5)]),
+        lambda: submit(appraisal, SELF_KEY, [*ratings(), Rating("charm", 5)]),
     )
     raises(
         InvalidInput,
@@ -621,39 +594,39 @@ def test_comments_are_limited_in_length() -> None:
     raises(
         InvalidInput,
         "comments",
-        lambda: appraisal.submit(DEFINITION, SELF_KEY, full(), "x" * 5001, NOW, HR),
+        lambda: appraisal.submit(DEFINITION, SELF_KEY, ratings(), "x" * 5001, NOW, HR),
     )
-    appraisal.submit(DEFINITION, SELF_KEY, full(), "x" * 5000, NOW, HR)
+    appraisal.submit(DEFINITION, SELF_KEY, ratings(), "x" * 5000, NOW, HR)
 
 
 def test_reviews_are_written_until_the_end_of_the_due_day_only() -> None:
     appraisal = started()
     due = DEFINITION.deadlines.submissions_due
     last_minute = datetime.combine(due, datetime.max.time(), tzinfo=UTC)
-    appraisal.submit(DEFINITION, SELF_KEY, full(), "", last_minute, HR)
+    appraisal.submit(DEFINITION, SELF_KEY, ratings(), "", last_minute, HR)
     too_late = datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     raises(
         SubmissionDeadlinePassed,
         "cycleId",
-        lambda: appraisal.submit(DEFINITION, MANAGER_KEY, full(), "", too_late, HR),
+        lambda: appraisal.submit(DEFINITION, MANAGER_KEY, ratings(), "", too_late, HR),
     )
     raises(
         SubmissionDeadlinePassed,
         "cycleId",
-        lambda: appraisal.save_draft(DEFINITION, MANAGER_KEY, full(), "", too_late, HR),
+        lambda: appraisal.save_draft(DEFINITION, MANAGER_KEY, ratings(), "", too_late, HR),
     )
     # A moved deadline is what the next attempt is judged by.
     extended = replace(
         DEFINITION, deadlines=CycleDeadlines(due + timedelta(days=5), date(2026, 4, 30))
     )
-    appraisal.submit(extended, MANAGER_KEY, full(), "", too_late, HR)
+    appraisal.submit(extended, MANAGER_KEY, ratings(), "", too_late, HR)
     assert appraisal.raters[MANAGER_KEY].submitted_at == too_late
 
 
 @pytest.mark.parametrize("closed", [False, True])
 def test_nothing_is_written_once_calibration_began(closed: bool) -> None:
     appraisal = started()
-    appraisal.save_draft(DEFINITION, SELF_KEY, full(), "", NOW, HR)
+    appraisal.save_draft(DEFINITION, SELF_KEY, ratings(), "", NOW, HR)
     appraisal.enter_calibration(HR)
     if closed:
         appraisal.close(HR)
@@ -661,7 +634,7 @@ def test_nothing_is_written_once_calibration_began(closed: bool) -> None:
     raises(
         CycleNotInState,
         "cycleId",
-        lambda: appraisal.save_draft(DEFINITION, MANAGER_KEY, full(), "", NOW, HR),
+        lambda: appraisal.save_draft(DEFINITION, MANAGER_KEY, ratings(), "", NOW, HR),
     )
     raises(CycleNotInState, "cycleId", lambda: appraisal.unassign(SELF_KEY, HR_BECAUSE))
     assert appraisal.raters[SELF_KEY].submitted is None
@@ -742,8 +715,8 @@ def test_the_invitation_event_records_the_digest_it_was_given() -> None:
 def in_calibration() -> Appraisal:
     appraisal = started()
     appraisal.assign_peer(PEER, HR)
-    submit(appraisal, PEER_KEY, full(2, None))
-    submit(appraisal, MANAGER_KEY, full(4, 4))
+    submit(appraisal, PEER_KEY, ratings(2, None))
+    submit(appraisal, MANAGER_KEY, ratings(4, 4))
     appraisal.enter_calibration(HR)
     appraisal.collect_events()
     return appraisal
@@ -754,7 +727,7 @@ def test_calibration_keeps_the_submitted_rating_beside_the_calibrated_one() -> N
     appraisal.calibrate_rating(DEFINITION, PEER_KEY, "delivery", 3, HR_BECAUSE)
     appraisal.calibrate_rating(DEFINITION, PEER_KEY, "delivery", 4, HR.because("second look"))
     rater = appraisal.raters[PEER_KEY]
-    assert rater.submitted == full(2, None)
+    assert rater.submitted == ratings(2, None)
     assert rater.calibrated == {"delivery": 4}
     assert rater.effective() == {"delivery": 4, "teamwork": None}
     first, second = appraisal.collect_events()

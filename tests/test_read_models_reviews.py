@@ -23,7 +23,6 @@ from domain.reviews import (
     Appraisal,
     Competency,
     CycleDeadlines,
-    CycleDefinition,
     RaterSource,
     Rating,
     RatingScale,
@@ -36,7 +35,8 @@ from projections.base import event_type
 from projections.reviews import ReviewsModel
 from service.application import Perfledger, employee_id_for
 from service.bootstrap import Services
-from tests.helpers import HR, Org, as_role, set_goal, small_org
+from tests.helpers import HR, Org, as_role, catch_up, fetch, rebuild, set_goal, small_org
+from tests.review_builders import cycle_definition, ratings
 
 NOW = datetime(2026, 4, 10, 9, 0, tzinfo=UTC)
 SALARY = Money(Decimal(48000), "EUR")
@@ -71,10 +71,6 @@ class Cycle:
         return appraisal_id(self.cycle_id, self.org.alice)
 
 
-def ratings(delivery: int | None, teamwork: int | None) -> list[Rating]:
-    return [Rating("delivery", delivery), Rating("teamwork", teamwork)]
-
-
 def hire(app: Perfledger, org: Org, code: str, name: str) -> UUID:
     app.hire_employee(
         HR,
@@ -89,36 +85,47 @@ def hire(app: Perfledger, org: Org, code: str, name: str) -> UUID:
     return employee_id_for(code)
 
 
-def prepare(app: Perfledger) -> Cycle:
-    """Alice's quarterly sales growth goal, met every month, and a drafted cycle over sales."""
-    org = small_org(app)
-    carol, dave = hire(app, org, "E4", "Carol"), hire(app, org, "E5", "Dave")
+def monthly_sales_goal(
+    app: Perfledger, owner: UUID, measured: list[tuple[date, int]], **overrides: object
+) -> UUID:
+    """A goal of 10% monthly sales growth, the whole of the owner's weight, measured by the CRM."""
     goal = set_goal(
         app,
-        org.alice,
+        owner,
         title="Monthly sales growth",
         metric="sales_growth_monthly",
         target=Decimal(10),
         weight=Decimal(100),
+        **overrides,
     )
-    for day, value in ((date(2026, 1, 31), 10), (date(2026, 2, 27), 12), (date(2026, 3, 31), 10)):
+    for day, value in measured:
         app.record_progress(HR, goal, Decimal(value), day, "crm")
+    return goal
+
+
+def draft_q1(app: Perfledger, org: Org, **overrides: Any) -> UUID:
+    """A Q1 cycle over sales, due after the quarter ends."""
     cycle_id = uuid4()
-    app.draft_review_cycle(
-        HR,
-        cycle_id=cycle_id,
-        definition=CycleDefinition(
-            name="Q1 review",
-            period="2026-Q1",
-            scope_departments=[org.sales],
-            scope_employees=[],
-            competencies=COMPETENCIES,
-            scale=SCALE,
-            deadlines=CycleDeadlines(date(2026, 4, 15), date(2026, 4, 30)),
-            min_peer_raters=2,
-            anonymity_threshold=3,
-        ),
+    definition = cycle_definition(
+        org.sales,
+        name="Q1 review",
+        competencies=COMPETENCIES,
+        scale=SCALE,
+        deadlines=CycleDeadlines(date(2026, 4, 15), date(2026, 4, 30)),
+        **overrides,
     )
+    app.draft_review_cycle(HR, cycle_id=cycle_id, definition=definition)
+    return cycle_id
+
+
+def prepare(app: Perfledger) -> Cycle:
+    """Alice's quarterly sales growth goal, met every month, and a drafted cycle over sales."""
+    org = small_org(app)
+    carol, dave = hire(app, org, "E4", "Carol"), hire(app, org, "E5", "Dave")
+    goal = monthly_sales_goal(
+        app, org.alice, [(date(2026, 1, 31), 10), (date(2026, 2, 27), 12), (date(2026, 3, 31), 10)]
+    )
+    cycle_id = draft_q1(app, org, min_peer_raters=2)
     return Cycle(org, carol, dave, cycle_id, goal)
 
 
@@ -250,19 +257,6 @@ def whole_cycle(app: Perfledger) -> Cycle:
     return c
 
 
-async def project(services: Services) -> None:
-    conn = await services.connect()
-    try:
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
-
-
-async def fetch(services: Services, query: str, *args: object) -> list[asyncpg.Record]:
-    async with services.read_pool.acquire() as conn:
-        return list(await conn.fetch(query, *args))
-
-
 async def scorecard(services: Services, c: Cycle, employee: UUID) -> asyncpg.Record:
     rows = await fetch(
         services,
@@ -279,7 +273,7 @@ async def scorecard(services: Services, c: Cycle, employee: UUID) -> asyncpg.Rec
 
 async def test_a_whole_cycle_fills_the_review_tables(services: Services) -> None:
     c = await services.call(whole_cycle, services.app)
-    await project(services)
+    await catch_up(services)
     org = c.org
 
     (cycle,) = await fetch(services, "SELECT * FROM review_cycles")
@@ -377,7 +371,7 @@ async def test_removing_a_rater_deletes_their_row_and_draft(services: Services) 
         comments=COMMENTS["dave_draft"],
         now=NOW,
     )
-    await project(services)
+    await catch_up(services)
     dave = rater_key(RaterSource.PEER, c.dave)
     query = "SELECT * FROM review_raters WHERE rater_key = $1"
     (row,) = await fetch(services, query, dave)
@@ -386,7 +380,7 @@ async def test_removing_a_rater_deletes_their_row_and_draft(services: Services) 
     await services.call(
         app.unassign_rater, HR.because("Dave moved team"), c.cycle_id, c.org.alice, dave
     )
-    await project(services)
+    await catch_up(services)
     assert await fetch(services, query, dave) == []
     assert len(await fetch(services, "SELECT * FROM review_raters")) == 2  # self and manager
 
@@ -395,7 +389,7 @@ async def test_calibration_keeps_the_submitted_value_beside_the_calibrated_one(
     services: Services,
 ) -> None:
     c = await services.call(whole_cycle, services.app)
-    await project(services)
+    await catch_up(services)
     rows = {
         (r["rater_key"], r["competency"]): r
         for r in await fetch(
@@ -419,7 +413,7 @@ async def test_calibration_keeps_the_submitted_value_beside_the_calibrated_one(
 
 async def test_no_comment_is_stored_in_the_clear(services: Services) -> None:
     await services.call(whole_cycle, services.app)
-    await project(services)
+    await catch_up(services)
     tables = ("review_cycles", "appraisals", "review_raters", "review_ratings", "cycle_scorecards")
     seen = 0
     for table in tables:
@@ -466,7 +460,7 @@ def test_without_secrets_comments_are_dropped_never_stored_in_the_clear(
 
 async def test_cycle_scorecard_is_evaluate_on_the_calibrated_ratings(services: Services) -> None:
     c = await services.call(whole_cycle, services.app)
-    await project(services)
+    await catch_up(services)
     row = await scorecard(services, c, c.org.alice)
 
     # By hand, scale 1-5 normalised as (rating - 1) / 4 x 100, delivery 60 %, teamwork 40 %:
@@ -545,7 +539,7 @@ async def test_kpi_is_live_until_the_cycle_closes_and_frozen_after(services: Ser
     c = await services.call(prepare, app)
     await services.call(open_and_assign, app, c)
     await services.call(submit_reviews, app, c)
-    await project(services)
+    await catch_up(services)
     live = await scorecard(services, c, c.org.alice)
     assert (live["status"], live["kpi_score"], live["kpi_frozen"]) == (
         "open",
@@ -555,7 +549,7 @@ async def test_kpi_is_live_until_the_cycle_closes_and_frozen_after(services: Ser
 
     # A correction of March while the cycle is open moves the live KPI (4 of 10 -> 40).
     await services.call(app.record_progress, HR, c.goal, Decimal(4), date(2026, 3, 31), "fix")
-    await project(services)
+    await catch_up(services)
     moved = await scorecard(services, c, c.org.alice)
     assert moved["kpi_score"] == Decimal("40.00")
     assert moved["position"] > live["position"]
@@ -563,7 +557,7 @@ async def test_kpi_is_live_until_the_cycle_closes_and_frozen_after(services: Ser
     await services.call(app.record_progress, HR, c.goal, Decimal(10), date(2026, 3, 31), "fix")
     await services.call(calibrate, app, c)
     await services.call(app.close_review_cycle, HR, c.cycle_id)
-    await project(services)
+    await catch_up(services)
     closed = await scorecard(services, c, c.org.alice)
     assert (closed["status"], closed["kpi_score"], closed["kpi_frozen"]) == (
         "closed",
@@ -573,7 +567,7 @@ async def test_kpi_is_live_until_the_cycle_closes_and_frozen_after(services: Ser
 
     # Progress recorded after closing changes the KPI scorecard, never the closed cycle's row.
     await services.call(app.record_progress, HR, c.goal, Decimal(2), date(2026, 3, 31), "late")
-    await project(services)
+    await catch_up(services)
     (kpi_now,) = await fetch(
         services,
         "SELECT score FROM scorecards WHERE owner_id = $1 AND period = '2026-Q1'",
@@ -586,7 +580,7 @@ async def test_kpi_is_live_until_the_cycle_closes_and_frozen_after(services: Ser
 async def test_proposals_follow_the_tier_and_streak_and_show_approval(services: Services) -> None:
     app = services.app
     c = await services.call(whole_cycle, app)
-    await project(services)
+    await catch_up(services)
     row = await scorecard(services, c, c.org.alice)
     proposals = json.loads(row["proposals"])
     # Tier B under the defaults: a 5 % bonus; and sales growth met January to March.
@@ -604,7 +598,7 @@ async def test_proposals_follow_the_tier_and_streak_and_show_approval(services: 
     await services.call(approve_bonus, app, c)
     await services.call(praise_alice, app, c, date(2026, 3, 20))
     await services.call(praise_alice, app, c, date(2026, 4, 20))  # after the period
-    await project(services)
+    await catch_up(services)
     approved = await scorecard(services, c, c.org.alice)
     assert json.loads(approved["feedback"]) == {"praise": 1, "improvement": 0, "one_on_one": 0}
     assert [(p["ruleKey"], p["approved"]) for p in json.loads(approved["proposals"])] == [
@@ -633,7 +627,7 @@ async def test_a_revoked_approval_stays_approved_and_shows_revoked(services: Ser
         reward_id,
         date(2026, 5, 3),
     )
-    await project(services)
+    await catch_up(services)
     row = await scorecard(services, c, c.org.alice)
     (bonus, _) = json.loads(row["proposals"])
     assert (bonus["ruleKey"], bonus["approved"], bonus["revoked"]) == ("tier:B:0", True, True)
@@ -643,33 +637,15 @@ async def test_a_revoked_approval_stays_approved_and_shows_revoked(services: Ser
 def yearly_goal_cycle(app: Perfledger) -> Cycle:
     """Alice's goal runs the whole year and is measured monthly; the cycle is quarterly."""
     org = small_org(app)
-    goal = set_goal(
+    goal = monthly_sales_goal(
         app,
         org.alice,
-        title="Monthly sales growth",
-        metric="sales_growth_monthly",
-        target=Decimal(10),
-        weight=Decimal(100),
+        [(date(2026, 1, 30), 11), (date(2026, 2, 27), 10), (date(2026, 3, 30), 12)],
         period="2026",
         horizon=Horizon.LONG_TERM,
         due_date=date(2026, 12, 31),
     )
-    for day, value in ((date(2026, 1, 30), 11), (date(2026, 2, 27), 10), (date(2026, 3, 30), 12)):
-        app.record_progress(HR, goal, Decimal(value), day, "crm")
-    cycle_id = uuid4()
-    app.draft_review_cycle(
-        HR,
-        cycle_id=cycle_id,
-        definition=CycleDefinition(
-            name="Q1 review",
-            period="2026-Q1",
-            scope_departments=[org.sales],
-            scope_employees=[],
-            competencies=COMPETENCIES,
-            scale=SCALE,
-            deadlines=CycleDeadlines(date(2026, 4, 15), date(2026, 4, 30)),
-        ),
-    )
+    cycle_id = draft_q1(app, org)
     app.open_review_cycle(HR, cycle_id, [org.alice], date(2026, 3, 20))
     app.start_calibration(HR, cycle_id)
     app.close_review_cycle(HR, cycle_id)
@@ -680,7 +656,7 @@ async def test_a_yearly_goal_measured_monthly_counts_towards_a_quarterly_streak(
     services: Services,
 ) -> None:
     c = await services.call(yearly_goal_cycle, services.app)
-    await project(services)
+    await catch_up(services)
     row = await scorecard(services, c, c.org.alice)
     assert [p["ruleKey"] for p in json.loads(row["proposals"])] == ["eligibility:sales_streak"]
 
@@ -716,31 +692,26 @@ async def test_rebuilt_review_tables_equal_incremental_ones(services: Services) 
     app = services.app
     services.runner.batch_size = 4  # many small batches, split at arbitrary events
     c = await services.call(prepare, app)
-    await project(services)
+    await catch_up(services)
     await services.call(open_and_assign, app, c)
-    await project(services)
+    await catch_up(services)
     await services.call(submit_reviews, app, c)
-    await project(services)
+    await catch_up(services)
     # A runner that restarts reloads its memory from the tables and goes on from there.
     services.projector.forget()
     await services.call(app.record_progress, HR, c.goal, Decimal(9), date(2026, 3, 31), "fix")
     await services.call(calibrate, app, c)
     await services.call(app.close_review_cycle, HR, c.cycle_id)
     await services.call(app.record_progress, HR, c.goal, Decimal(2), date(2026, 3, 31), "late")
-    await project(services)
+    await catch_up(services)
     services.projector.forget()
     await services.call(approve_bonus, app, c)
     await services.call(praise_alice, app, c, date(2026, 2, 10))
-    await project(services)
+    await catch_up(services)
     incremental = await dump(services)
 
     services.runner.batch_size = 100_000
-    conn = await services.connect()
-    try:
-        await services.projector.reset(conn)
-        await services.runner.catch_up(conn)
-    finally:
-        await conn.close()
+    await rebuild(services)
     rebuilt = await dump(services)
     assert rebuilt == incremental
     assert len(incremental["review_ratings"]) == 10
