@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 
 from service.application import Perfledger
-from service.bootstrap import Services, build
+from service.bootstrap import Services, build, build_application
 from service.database import Database
 from service.settings import Settings, new_cipher_key
 from tests.helpers import Org, small_org
@@ -55,8 +55,9 @@ def database(admin_database: Database) -> Iterator[Database]:
 
 @pytest.fixture
 def app(database: Database) -> Iterator[Perfledger]:
-    """The write side alone, on this test's database (no read models, no runner)."""
-    application = Perfledger(env=database.eventsourcing_env())
+    """The write side alone, on this test's database (no read models, no runner), built as
+    the service builds it: every stored event encrypted."""
+    application = build_application(database, make_settings())
     yield application
     application.close()
 

@@ -22,8 +22,10 @@ from domain.feedback import Feedback, FeedbackKind, FeedbackVisibility
 from domain.goals import OwnerKind
 from domain.provenance import Provenance, Role
 from service.application import Perfledger, Receipt
+from service.bootstrap import build_application
 from service.database import Database
 from service.idempotency import IdempotencyKeyReused
+from tests.conftest import make_settings
 from tests.helpers import HR, Org, as_role, assert_records_nothing, load, position, set_goal, spec
 
 TODAY = date(2026, 3, 15)
@@ -67,7 +69,7 @@ def test_a_colleague_gives_feedback_and_it_survives_the_store(
         goal_id=goal,
     )
     assert receipt.position == position(app)
-    fresh = Perfledger(env=database.eventsourcing_env())  # no cache: decoded from the store
+    fresh = build_application(database, make_settings())  # no cache: decoded from the store
     try:
         assert receipt.id is not None
         feedback = load(fresh, Feedback, receipt.id)

@@ -40,8 +40,10 @@ from domain.rewards import (
 )
 from domain.rules import DEFAULT_RULES, TierReward
 from service.application import Perfledger, employee_id_for
+from service.bootstrap import build_application
 from service.command_base import Receipt
 from service.database import Database
+from tests.conftest import make_settings
 from tests.helpers import HR, Org, as_role, assert_records_nothing, position
 
 TODAY = date(2026, 4, 2)
@@ -224,7 +226,7 @@ def test_the_granted_event_round_trips_through_the_store(
     app: Perfledger, org: Org, database: Database
 ) -> None:
     receipt = grant(app, HR.because("target met"), org.alice, SHARE, reference_salary=SALARY)
-    fresh = Perfledger(env=database.eventsourcing_env())
+    fresh = build_application(database, make_settings())
     try:
         stored = reward(fresh, receipt.id)
     finally:

@@ -23,7 +23,9 @@ from domain.rules import (
     TierShare,
 )
 from service.application import Perfledger
+from service.bootstrap import build_application
 from service.database import Database
+from tests.conftest import make_settings
 from tests.helpers import HR, as_role
 
 PILOT = RuleSet(
@@ -45,7 +47,7 @@ def test_a_defined_and_adopted_rule_set_reads_back_exactly_in_another_process(
     assert (receipt.id, receipt.version) == (RULE_BOOK_ID, 2)
     app.adopt_rule_set(HR, 2, date(2026, 4, 1))
 
-    other = Perfledger(env=database.eventsourcing_env())  # no shared cache: read from the store
+    other = build_application(database, make_settings())  # no shared cache: read from the store
     try:
         book = other.rule_book()
         assert book.versions[2] == PILOT.validated()
@@ -95,7 +97,7 @@ def test_every_rule_book_command_records_exactly_one_event_however_long_the_book
         before = app.recorder.max_notification_id() or 0
         receipt = app.adopt_rule_set(HR, 1, date(2026, 1, day % 28 + 1))
         assert receipt.position == before + 1
-    other = Perfledger(env=database.eventsourcing_env())
+    other = build_application(database, make_settings())
     try:
         book = other.rule_book()
         assert len(book.adoptions) == 60
@@ -108,7 +110,7 @@ def test_the_default_rules_with_360_weights_and_rewards_read_back_exactly(
     app: Perfledger, database: Database
 ) -> None:
     app.define_rule_set(HR, DEFAULT_RULES, "production defaults")
-    other = Perfledger(env=database.eventsourcing_env())
+    other = build_application(database, make_settings())
     try:
         stored = other.rule_book().versions[1]
         assert stored == DEFAULT_RULES
