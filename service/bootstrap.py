@@ -11,10 +11,12 @@ from typing import ParamSpec, TypeVar
 
 import asyncpg
 
+from projections.audit_chain import AuditChain
 from projections.projector import Projector
 from projections.runner import ProjectionRunner
 from service import database as db
 from service.application import Perfledger
+from service.audit import build_audit_chain
 from service.cipher import SecretBox, check_store_key, cipher_env
 from service.positions import PositionWatcher
 from service.settings import Settings
@@ -52,6 +54,8 @@ class Services:
     executor: ThreadPoolExecutor
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _runner_task: asyncio.Task[None] | None = None
+    audit_chain: AuditChain | None = None  # tamper evidence: runs beside the projection runner
+    _chain_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> asyncpg.Connection:
         return await connect(self.database)
@@ -66,6 +70,10 @@ class Services:
             self._runner_task = asyncio.create_task(
                 self.runner.run(self._stop), name="projection-runner"
             )
+            if self.audit_chain is not None:
+                self._chain_task = asyncio.create_task(
+                    self.audit_chain.run(self._stop), name="audit-chain"
+                )
         await self.watcher.start()
 
     async def stop(self) -> None:
@@ -73,6 +81,9 @@ class Services:
         if self._runner_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner_task
+        if self._chain_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._chain_task
         await self.watcher.stop()
         await self.read_pool.close()
         self.executor.shutdown(wait=True)
@@ -107,9 +118,11 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
     app = await asyncio.to_thread(build_application, database, settings)
     secrets = SecretBox(settings.cipher_key)
     projector = Projector(secrets=secrets)
+    audit_chain = build_audit_chain(app, database)
     conn = await connect(database)
     try:
         await projector.create_schema(conn)
+        await audit_chain.create_schema(conn)  # also makes the events table append-only
     finally:
         await conn.close()
     read_pool = await asyncpg.create_pool(
@@ -128,4 +141,5 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
         runner=build_runner(app, projector, database, settings.projection_batch),
         watcher=PositionWatcher(lambda: connect(database), projector.name),
         executor=ThreadPoolExecutor(settings.write_pool_size, thread_name_prefix="writer"),
+        audit_chain=audit_chain,
     )

@@ -1,4 +1,4 @@
-"""perfledger: serve, project, rebuild, seed, token, keygen, schema."""
+"""perfledger: serve, project, rebuild, seed, token, keygen, schema, audit."""
 
 from __future__ import annotations
 
@@ -61,7 +61,10 @@ def project(_args: argparse.Namespace) -> int:
         stop = await _stop_on_signal()
         print("Projection runner started; waiting for the lock (Ctrl-C to stop).", file=sys.stderr)
         try:
-            await services.runner.run(stop)
+            chain = services.audit_chain
+            await asyncio.gather(
+                services.runner.run(stop), *([chain.run(stop)] if chain is not None else [])
+            )
         finally:
             await services.stop()
 
@@ -205,6 +208,44 @@ def schema_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def audit_verify(args: argparse.Namespace) -> int:
+    from service.audit import verify_main
+
+    return verify_main(_settings(), args.from_position, args.to_position)
+
+
+def audit_export(args: argparse.Namespace) -> int:
+    from service.audit import export_main
+
+    return export_main(_settings(), args.from_position, args.to_position, Path(args.out))
+
+
+def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser("audit", help="tamper evidence: verify or export the hash chain")
+    actions = audit.add_subparsers(dest="audit_command", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="re-read the log and check it against the hash chain and its checkpoints "
+        "(exit 1 at the first break)",
+    )
+    export = actions.add_parser(
+        "export", help="write positions as trail.jsonl + manifest.json (tools/verify_export.py)"
+    )
+    for action in (verify, export):
+        action.add_argument("--from", dest="from_position", type=int, metavar="P")
+        action.add_argument(
+            "--to",
+            dest="to_position",
+            type=int,
+            metavar="P",
+            help="inclusive; at most 1,000,000 positions from --from (verify without --to "
+            "pages through the log)",
+        )
+    export.add_argument("--out", required=True, metavar="DIR")
+    verify.set_defaults(run=audit_verify)
+    export.set_defaults(run=audit_export)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="perfledger",
@@ -241,6 +282,7 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument("--write", metavar="FILE")
     group.add_argument("--check", metavar="FILE")
     schema_parser.set_defaults(run=schema_command)
+    _add_audit(commands)
     return root
 
 

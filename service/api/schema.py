@@ -15,13 +15,19 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
-from service.api import feedback, mutations, queries, review_mutations, reviews, rewards
+from service.api import audit, feedback, mutations, queries, review_mutations, reviews, rewards
 from service.api.errors import should_mask
 
 # One root type per feature module, merged: each feature owns its fields.
 Query = merge_types(
     "Query",
-    (queries.Query, feedback.FeedbackQuery, rewards.RewardQuery, reviews.ReviewQuery),
+    (
+        queries.Query,
+        feedback.FeedbackQuery,
+        rewards.RewardQuery,
+        reviews.ReviewQuery,
+        audit.AuditQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
