@@ -123,12 +123,16 @@ def open_log(database: db.Database, settings: Settings) -> Perfledger:
     return Perfledger(env=env)
 
 
+def check_from(first: int | None) -> int:
+    if first is not None and first < 1:
+        raise AuditRangeError(f"from must be a position of 1 or more, not {first}", "from")
+    return 1 if first is None else first
+
+
 def check_range(first: int | None, last: int | None, head: int) -> tuple[int, int]:
     """The inclusive range to work on; ``last`` defaults to ``head`` (the chain's position)."""
-    start = 1 if first is None else first
+    start = check_from(first)
     end = head if last is None else last
-    if start < 1:
-        raise AuditRangeError(f"from must be a position of 1 or more, not {start}", "from")
     if last is not None and end < start:
         raise AuditRangeError(f"to ({end}) is before from ({start})", "to")
     span = end - start + 1
@@ -432,8 +436,10 @@ def verify_main(settings: Settings, first: int | None, last: int | None) -> int:
         head = chained_position(conn)
         # Without --to, the whole chain from --from on, one page after another.
         paging = last is None
-        start, end = check_range(first, last, head) if not paging else (first or 1, head)
-        check_range(start, min(end, start + MAX_RANGE - 1), head)
+        if paging:
+            start, end = check_from(first), head
+        else:
+            start, end = check_range(first, last, head)
         checked = checkpoints = 0
         result: Verification | None = None
         page_start = start

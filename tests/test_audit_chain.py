@@ -18,6 +18,7 @@ from service.audit import (
     MAX_RANGE,
     AuditRangeError,
     Verification,
+    build_audit_chain,
     check_range,
     events_table,
     verify,
@@ -309,3 +310,55 @@ async def test_auditors_hr_and_admins_verify_the_chain_over_graphql_and_nobody_e
         assert broken["firstBrokenPosition"] == 2
         assert broken["differingFields"] == ["topic"]
         assert broken["checked"] == 1
+
+
+SERVICE_GRANTS = (
+    # What README "Tamper evidence" asks of a deployment's service role. UPDATE on the events
+    # table only because the library's LOCK TABLE ... IN EXCLUSIVE MODE requires it.
+    "GRANT CREATE ON SCHEMA public TO {role}",
+    "GRANT SELECT, INSERT, UPDATE ON perfledger_events TO {role}",
+    "GRANT SELECT, INSERT ON perfledger_snapshots, audit_chain, audit_checkpoints TO {role}",
+    "GRANT SELECT, INSERT, UPDATE ON projection_tracking TO {role}",
+    "GRANT USAGE ON SEQUENCE perfledger_events_notification_id_seq TO {role}",
+)
+
+
+async def test_a_service_role_records_and_chains_but_cannot_rewrite_or_unguard_the_log(
+    services: Services, superuser: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    role = f"svc_{services.database.dbname}"
+    superuser.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(role)))
+    try:
+        for grant in SERVICE_GRANTS:
+            superuser.execute(sql.SQL(grant).format(role=sql.Identifier(role)))
+        limited = Database(
+            services.database.host, services.database.port, role, "pw", services.database.dbname
+        )
+        monkeypatch.setenv("CREATE_TABLE", "n")  # the owner created the library's tables
+        app = build_application(limited, make_settings())
+        try:
+            small_org(app)
+            chain = build_audit_chain(app, limited)
+            conn = await chain.connect()
+            try:
+                await chain.create_schema(conn)  # the triggers exist: nothing to install
+                assert (await chain.catch_up(conn)).entries > 0
+            finally:
+                await conn.close()
+        finally:
+            app.close()
+        with psycopg.connect(limited.psycopg_conninfo(), autocommit=True) as service:
+            for statement, refusal in (
+                ("UPDATE perfledger_events SET topic = topic", "is refused: the table is append"),
+                ("DELETE FROM perfledger_events", "permission denied"),
+                ("TRUNCATE perfledger_events", "permission denied"),
+                ("UPDATE audit_chain SET hash = hash", "permission denied"),
+                ("ALTER TABLE perfledger_events DISABLE TRIGGER ALL", "must be owner"),
+                ("DROP TRIGGER perfledger_append_only ON perfledger_events", "must be owner"),
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege) as refused:
+                    service.execute(statement)
+                assert refusal in str(refused.value), statement
+    finally:
+        superuser.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        superuser.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
