@@ -530,6 +530,103 @@ async def test_a_whole_cycle_runs_end_to_end_over_graphql(
     assert error_code(forbidden) == "FORBIDDEN"
 
 
+# -- a department's page of scorecards -------------------------------------------------------------
+
+DEPARTMENT_PAGE = """query($c: ID!, $d: ID!, $first: Int!, $after: String, $at: Int) {
+  departmentCycleScorecard(cycleId: $c, departmentId: $d, includeSubDepartments: true,
+                           first: $first, after: $after, minPosition: $at) {
+    ruleSetVersion count mean median standardDeviation
+    tiers { tier count percent guidelineMaxPercent overGuideline }
+    members { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { %s } } }
+  } }"""
+
+
+def members_of(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    assert "errors" not in body, body
+    edges = body["data"]["departmentCycleScorecard"]["members"]["edges"]
+    return {e["node"]["employee"]["code"]: e["node"] for e in edges}
+
+
+async def test_a_department_page_shows_each_members_own_comments_and_none_of_a_withheld_source(
+    server: Server, database: Database
+) -> None:
+    cycle = await run_cycle(server, database)
+    fields = "employee { code name jobTitle } sources { source withheld comments }"
+    variables = {"c": cycle.id, "d": str(SALES), "first": 200}
+
+    # The boss manages everyone in Sales but is not hr: Bob's two peers stay withheld.
+    page = members_of(await cycle.read(BOSS, DEPARTMENT_PAGE % fields, variables))
+    assert set(page) == {"B1", "A1", "B2", "PEER-X", "PEER-Y", "PEER-Z"}  # self and below
+    assert page["A1"]["employee"] == {
+        "code": "A1",
+        "name": ALICE.name,
+        "jobTitle": "Account manager",
+    }
+    alice, bob = by_source(page["A1"]), by_source(page["B2"])
+    assert sorted(alice["PEER"]["comments"]) == sorted(ALICE_PEER_COMMENTS)
+    assert alice["MANAGER"]["comments"] == ["B1 about A1"]
+    assert alice["SELF"]["comments"] == ["A1 about A1"]
+    assert alice["CUSTOMER"] == {"source": "CUSTOMER", "withheld": True, "comments": None}
+    assert bob["PEER"] == {"source": "PEER", "withheld": True, "comments": None}
+    assert bob["MANAGER"]["comments"] == ["B1 about B2"]
+    assert all(s["comments"] in ([], None) for s in page["PEER-X"]["sources"])
+
+    # hr sees withheld sources' comments too, the same as on the person's own scorecard.
+    as_hr = members_of(await cycle.read(None, DEPARTMENT_PAGE % fields, variables))
+    bob = by_source(as_hr["B2"])
+    assert sorted(bob["PEER"]["comments"]) == sorted(BOB_PEER_COMMENTS)
+    own = (await cycle.read(None, SCORECARD, {"c": cycle.id, "e": str(BOB.id)}))["data"][
+        "cycleScorecard"
+    ]
+    assert by_source(own)["PEER"]["comments"] == bob["PEER"]["comments"]
+
+
+async def test_department_pages_follow_one_another_by_code_with_the_same_figures(
+    server: Server, database: Database
+) -> None:
+    cycle = await run_cycle(server, database)
+    variables = {"c": cycle.id, "d": str(SALES)}
+    whole = await cycle.read(None, DEPARTMENT_PAGE % SCORECARD_FIELDS, {**variables, "first": 200})
+    everyone = members_of(whole)
+    assert list(everyone) == ["A1", "B1", "B2", "PEER-X", "PEER-Y", "PEER-Z"]
+
+    # Asking for fewer fields (no comments, no competencies) changes none of those asked for.
+    lean = "score tier kpiScore reviewScore employee { code name } " + (
+        "sources { source withheld submitted score }"
+    )
+    slim = await cycle.read(None, DEPARTMENT_PAGE % lean, {**variables, "first": 200})
+    for code, node in members_of(slim).items():
+        full = everyone[code]
+        assert {k: full[k] for k in ("score", "tier", "kpiScore", "reviewScore")} == {
+            k: node[k] for k in ("score", "tier", "kpiScore", "reviewScore")
+        }
+        assert node["sources"] == [
+            {k: s[k] for k in ("source", "withheld", "submitted", "score")} for s in full["sources"]
+        ]
+
+    # Two at a time, each page after the last one's cursor, with the whole department's figures.
+    figures = {k: v for k, v in whole["data"]["departmentCycleScorecard"].items() if k != "members"}
+    seen: list[str] = []
+    after = None
+    while True:
+        body = await cycle.read(
+            None, DEPARTMENT_PAGE % lean, {**variables, "first": 2, "after": after}
+        )
+        roll_up = body["data"]["departmentCycleScorecard"]
+        assert {k: v for k, v in roll_up.items() if k != "members"} == figures
+        assert roll_up["members"]["totalCount"] == 6
+        page = members_of(body)
+        assert len(page) <= 2
+        seen += list(page)
+        if not roll_up["members"]["pageInfo"]["hasNextPage"]:
+            break
+        after = roll_up["members"]["pageInfo"]["endCursor"]
+    assert seen == list(everyone)
+    scores = [Decimal(n["score"]) for n in everyone.values() if n["score"] is not None]
+    assert figures["count"] == len(scores) == 2  # Alice and Bob; nobody rated the others
+    assert Decimal(figures["mean"]) == (sum(scores) / 2).quantize(Decimal("0.01"))
+
+
 # -- anonymity -----------------------------------------------------------------------------------
 
 

@@ -15,12 +15,14 @@ withheld rater submitted would tell when they did.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -157,6 +159,26 @@ class ReviewCycle:
 
 # -- aggregates: what the reviewee and their managers see ------------------------------------------
 
+SealedBySource = dict[str, list[bytes]]
+
+
+class SealedComments:
+    """The sealed comments of the submitted reviews of a page of reviewees in one cycle, by
+    reviewee and source, fetched in one query the first time any source asks for its comments:
+    a page asks once, and a query that selects no comments never reads them."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[dict[UUID, SealedBySource]]]) -> None:
+        self._fetch = fetch
+        self._found: dict[UUID, SealedBySource] | None = None
+        self._lock = asyncio.Lock()
+
+    async def of(self, reviewee: UUID, source: str) -> list[bytes]:
+        if self._found is None:
+            async with self._lock:  # the page's other sources wait for the same fetch
+                if self._found is None:
+                    self._found = await self._fetch()
+        return self._found.get(reviewee, {}).get(source, [])
+
 
 @strawberry.type(description="One competency within one source: the mean of its ratings.")
 class CompetencyAggregate:
@@ -182,24 +204,45 @@ class SourceAggregate:
     )
     contribution: Decimal | None = strawberry.field(description="Points of the 360 score.")
     note: str | None = strawberry.field(description="Why it does not count, when it does not.")
-    competencies: list[CompetencyAggregate]
-    sealed_comments: strawberry.Private[list[bytes]]
-    hidden: strawberry.Private[bool] = False  # withheld, and the viewer is not hr
+    # Kept as the row's JSON until asked for: five competencies of three decimals each, per
+    # source and member, cost more than the rest of a department's scorecards.
+    competency_data: strawberry.Private[list[dict[str, Any]]]
+    reviewee: strawberry.Private[UUID]
+    sealed: strawberry.Private[SealedComments | None]  # None: withheld, and the viewer is not hr
+
+    @strawberry.field
+    def competencies(self) -> list[CompetencyAggregate]:
+        return [
+            CompetencyAggregate(
+                key=c["key"],
+                observations=int(c["observations"]),
+                mean_rating=_decimal(c["meanRating"]),
+                score=_decimal(c["score"]),
+            )
+            for c in self.competency_data
+        ]
 
     @strawberry.field(
         description="The comments of this source's submitted reviews, unattributed and in an "
         "order that says nothing about who wrote them or when (null when withheld)."
     )
-    def comments(self, info: Info) -> list[str] | None:
-        if self.hidden:
+    async def comments(self, info: Info) -> list[str] | None:
+        if self.sealed is None:
             return None
-        opened = [info.context.services.secrets.open(sealed) for sealed in self.sealed_comments]
+        sealed = await self.sealed.of(self.reviewee, RaterSource(self.source).value)
+        opened = [info.context.services.secrets.open(s) for s in sealed]
         texts = [text for text in opened if text]
         return sorted(texts, key=lambda text: hashlib.sha256(text.encode()).hexdigest())
 
     @classmethod
     def build(
-        cls, data: dict[str, Any], threshold: int, comments: list[bytes], *, reveal: bool
+        cls,
+        data: dict[str, Any],
+        threshold: int,
+        reviewee: UUID,
+        comments: SealedComments,
+        *,
+        reveal: bool,
     ) -> SourceAggregate:
         """``reveal``: hr, auditors and admins see withheld sources' figures too."""
         source = RaterSource(data["source"])
@@ -216,9 +259,9 @@ class SourceAggregate:
                 effective_weight=None,
                 contribution=None,
                 note=None,
-                competencies=[],
-                sealed_comments=[],
-                hidden=True,
+                competency_data=[],
+                reviewee=reviewee,
+                sealed=None,
             )
         return cls(
             source=source,
@@ -230,16 +273,9 @@ class SourceAggregate:
             effective_weight=_decimal(data["effectiveWeight"]),
             contribution=_decimal(data["contribution"]),
             note=data["note"],
-            competencies=[
-                CompetencyAggregate(
-                    key=c["key"],
-                    observations=int(c["observations"]),
-                    mean_rating=_decimal(c["meanRating"]),
-                    score=_decimal(c["score"]),
-                )
-                for c in data["competencies"]
-            ],
-            sealed_comments=comments,
+            competency_data=data["competencies"],
+            reviewee=reviewee,
+            sealed=comments,
         )
 
 
@@ -294,26 +330,31 @@ class CycleScorecard:
     calibrated_score: Decimal | None = strawberry.field(description="As set in calibration.")
     score: Decimal | None = strawberry.field(description="The one that counts.")
     tier: str | None
-    sources: list[SourceAggregate]
-    components: list[ScoreComponent]
-    rewards: list[CycleReward]
-    feedback: FeedbackCounts
+    # The row's JSON columns, each parsed when (and if) its field is asked for: a department's
+    # page of scorecards mostly asks for a few of them.
+    sources_json: strawberry.Private[Any]
+    components_json: strawberry.Private[Any]
+    rewards_json: strawberry.Private[Any]
+    feedback_json: strawberry.Private[Any]
+    proposals_json: strawberry.Private[Any]  # None: not for this viewer
+    threshold: strawberry.Private[int]
+    reveal: strawberry.Private[bool]
+    comments: strawberry.Private[SealedComments]
     employee_id: strawberry.Private[UUID]
     department_id: strawberry.Private[UUID]
-    proposal_data: strawberry.Private[list[dict[str, Any]] | None]
+    preloaded_employee: strawberry.Private[Employee | None] = None
 
     @classmethod
     def from_row(
         cls,
         r: asyncpg.Record,
         threshold: int,
-        comments: dict[str, list[bytes]],
+        comments: SealedComments,
         *,
         reveal: bool,
         show_proposals: bool,
     ) -> CycleScorecard:
-        sources = parse_json(r["sources"]) or []
-        feedback = parse_json(r["feedback"]) or {}
+        """``comments``: the sealed comments of the page ``r`` belongs to."""
         return cls(
             cycle_id=strawberry.ID(str(r["cycle_id"])),
             period=r["period"],
@@ -326,42 +367,67 @@ class CycleScorecard:
             calibrated_score=r["calibrated_score"],
             score=r["score"],
             tier=r["tier"],
-            sources=[
-                SourceAggregate.build(s, threshold, comments.get(s["source"], []), reveal=reveal)
-                for s in sources
-            ],
-            components=[
-                ScoreComponent(
-                    name=c["name"],
-                    rule_weight=_decimal(c["ruleWeight"]),
-                    effective_weight=_decimal(c["effectiveWeight"]),
-                    score=_decimal(c["score"]),
-                    contribution=_decimal(c["contribution"]),
-                )
-                for c in parse_json(r["components"]) or []
-            ],
-            rewards=[
-                CycleReward(
-                    id=strawberry.ID(str(g["id"])),
-                    summary=g["describe"],
-                    origin=g["origin"],
-                    rule_key=g["ruleKey"],
-                )
-                for g in parse_json(r["rewards"]) or []
-            ],
-            feedback=FeedbackCounts(
-                praise=int(feedback.get("praise", 0)),
-                improvement=int(feedback.get("improvement", 0)),
-                one_on_one=int(feedback.get("one_on_one", 0)),
-            ),
+            sources_json=r["sources"],
+            components_json=r["components"],
+            rewards_json=r["rewards"],
+            feedback_json=r["feedback"],
+            proposals_json=r["proposals"] if show_proposals else None,
+            threshold=threshold,
+            reveal=reveal,
+            comments=comments,
             employee_id=r["employee_id"],
             department_id=r["department_id"],
-            proposal_data=(parse_json(r["proposals"]) or []) if show_proposals else None,
         )
 
     @strawberry.field
-    async def employee(self, info: Info) -> Employee | None:
-        return await info.context.loaders.employee.load(self.employee_id)
+    def sources(self) -> list[SourceAggregate]:
+        reviewee = self.employee_id
+        return [
+            SourceAggregate.build(s, self.threshold, reviewee, self.comments, reveal=self.reveal)
+            for s in parse_json(self.sources_json) or []
+        ]
+
+    @strawberry.field
+    def components(self) -> list[ScoreComponent]:
+        return [
+            ScoreComponent(
+                name=c["name"],
+                rule_weight=_decimal(c["ruleWeight"]),
+                effective_weight=_decimal(c["effectiveWeight"]),
+                score=_decimal(c["score"]),
+                contribution=_decimal(c["contribution"]),
+            )
+            for c in parse_json(self.components_json) or []
+        ]
+
+    @strawberry.field
+    def rewards(self) -> list[CycleReward]:
+        return [
+            CycleReward(
+                id=strawberry.ID(str(g["id"])),
+                summary=g["describe"],
+                origin=g["origin"],
+                rule_key=g["ruleKey"],
+            )
+            for g in parse_json(self.rewards_json) or []
+        ]
+
+    @strawberry.field
+    def feedback(self) -> FeedbackCounts:
+        feedback = parse_json(self.feedback_json) or {}
+        return FeedbackCounts(
+            praise=int(feedback.get("praise", 0)),
+            improvement=int(feedback.get("improvement", 0)),
+            one_on_one=int(feedback.get("one_on_one", 0)),
+        )
+
+    @strawberry.field
+    def employee(self, info: Info) -> Employee | None:
+        # Not a coroutine: a department's scorecards come with their employees, and a coroutine
+        # per row costs more than the row. Otherwise the loader's future is returned, and awaited.
+        if self.preloaded_employee is not None:
+            return self.preloaded_employee
+        return cast("Employee | None", info.context.loaders.employee.load(self.employee_id))
 
     @strawberry.field
     async def department(self, info: Info) -> Department | None:
@@ -372,7 +438,7 @@ class CycleScorecard:
         "managers, hr, auditors); null for the employee themself."
     )
     def proposals(self) -> list[RewardProposal] | None:
-        if self.proposal_data is None:
+        if self.proposals_json is None:
             return None
         return [
             RewardProposal(
@@ -382,7 +448,7 @@ class CycleScorecard:
                 approved=bool(p.get("approved", False)),
                 revoked=bool(p.get("revoked", False)),
             )
-            for p in self.proposal_data
+            for p in parse_json(self.proposals_json) or []
         ]
 
 

@@ -64,9 +64,11 @@ from service.api.review_types import (
     ReviewAssignment,
     ReviewCycle,
     ReviewCycleStatusType,
+    SealedBySource,
+    SealedComments,
     parse_json,
 )
-from service.api.types import Department, Info, PageInfo
+from service.api.types import Department, Employee, Info, PageInfo
 
 CENT = Decimal("0.01")
 
@@ -178,11 +180,17 @@ def _sees_drafts(info: Info) -> bool:
     return info.context.visibility.everyone
 
 
-async def _cycle(info: Info, cycle_id: UUID) -> ReviewCycle:
-    rows = await _fetch(info, "SELECT * FROM review_cycles WHERE id = $1", cycle_id)
+_CYCLE = "SELECT * FROM review_cycles WHERE id = $1"
+
+
+def _visible_cycle(info: Info, cycle_id: UUID, rows: list[asyncpg.Record]) -> ReviewCycle:
     if not rows or (rows[0]["status"] == CycleStatus.DRAFT.value and not _sees_drafts(info)):
         raise QueryError("NOT_FOUND", f"review cycle {cycle_id} does not exist")
     return ReviewCycle.from_row(rows[0])
+
+
+async def _cycle(info: Info, cycle_id: UUID) -> ReviewCycle:
+    return _visible_cycle(info, cycle_id, await _fetch(info, _CYCLE, cycle_id))
 
 
 async def _cycles(info: Info, ids: list[UUID]) -> dict[UUID, ReviewCycle]:
@@ -285,11 +293,15 @@ WHERE appraisal_id = ANY($1::uuid[]) AND status = 'submitted' AND comments_seale
 """
 
 
-async def _comments(info: Info, appraisals: list[UUID]) -> dict[UUID, dict[str, list[bytes]]]:
-    found: dict[UUID, dict[str, list[bytes]]] = defaultdict(lambda: defaultdict(list))
-    if appraisals:
-        for r in await _fetch(info, _COMMENTS, appraisals):
-            found[r["appraisal_id"]][r["source"]].append(r["comments_sealed"])
+async def _comments(
+    info: Info, cycle_id: UUID, reviewees: list[UUID]
+) -> dict[UUID, SealedBySource]:
+    """By reviewee: the appraisal ids are worked out only when comments are asked for."""
+    reviewee_of = {appraisal_id(cycle_id, r): r for r in reviewees}
+    found: dict[UUID, SealedBySource] = defaultdict(lambda: defaultdict(list))
+    if reviewee_of:
+        for r in await _fetch(info, _COMMENTS, list(reviewee_of)):
+            found[reviewee_of[r["appraisal_id"]]][r["source"]].append(r["comments_sealed"])
     return found
 
 
@@ -304,17 +316,16 @@ def _shows_proposals(info: Info, employee_id: UUID) -> bool:
     return info.context.visibility.everyone or employee_id != info.context.viewer.employee_id
 
 
-async def _scorecards(
-    info: Info, cycle: ReviewCycle, rows: list[asyncpg.Record]
-) -> list[CycleScorecard]:
-    """Scorecards from rows the viewer may see, with their sources' comments."""
-    cycle_id = UUID(cycle.id)
-    comments = await _comments(info, [appraisal_id(cycle_id, r["employee_id"]) for r in rows])
+def _scorecards(info: Info, cycle: ReviewCycle, rows: list[asyncpg.Record]) -> list[CycleScorecard]:
+    """Scorecards from rows the viewer may see; their sources' comments are read (for all of
+    them at once) only if the query asks for comments."""
+    reviewees = [r["employee_id"] for r in rows]
+    comments = SealedComments(lambda: _comments(info, UUID(cycle.id), reviewees))
     return [
         CycleScorecard.from_row(
             r,
             cycle.anonymity_threshold,
-            comments.get(appraisal_id(cycle_id, r["employee_id"]), {}),
+            comments,
             reveal=_full_view(info, r["employee_id"]),
             show_proposals=_shows_proposals(info, r["employee_id"]),
         )
@@ -331,7 +342,7 @@ async def cycle_scorecard(info: Info, cycle_id: UUID, employee_id: UUID) -> Cycl
         cycle_id,
         employee_id,
     )
-    cards = await _scorecards(info, cycle, rows)
+    cards = _scorecards(info, cycle, rows)
     return cards[0] if cards else None
 
 
@@ -349,6 +360,13 @@ class TierShareCount:
     over_guideline: bool = strawberry.field(description="More than the guideline allows.")
 
 
+async def _department_tiers(root: DepartmentCycleScorecard, info: Info) -> list[TierShareCount]:
+    # The rule set's guideline is read only when the tiers are asked for.
+    version = root.rule_set_version
+    rules = await _rules(info, version) if version is not None else DEFAULT_RULES
+    return _tier_shares(rules, root.member_tiers)
+
+
 @strawberry.type(
     description="A department's results in a cycle, over the members you may see: tier counts "
     "against the distribution guideline, mean, median, spread, and the members."
@@ -361,8 +379,9 @@ class DepartmentCycleScorecard:
     mean: Decimal | None
     median: Decimal | None
     standard_deviation: Decimal | None = strawberry.field(description="Population, 0-100 points.")
-    tiers: list[TierShareCount]
+    tiers: list[TierShareCount] = strawberry.field(resolver=_department_tiers)
     members: Connection[CycleScorecard] = strawberry.field(description="By employee code.")
+    member_tiers: strawberry.Private[list[str | None]]
 
 
 def _round(value: float | Decimal) -> Decimal:
@@ -407,11 +426,30 @@ WITH RECURSIVE tree AS (
 SELECT id FROM tree
 """
 
+# The members with their directory entries, so a page's `employee` needs no second query.
 _MEMBERS = """
-SELECT s.*, e.code FROM cycle_scorecards s JOIN employees e ON e.id = s.employee_id
+SELECT s.*, e.code, e.name, e.job_title, e.hire_date, e.leave_date,
+       e.department_id AS e_department_id, e.manager_id AS e_manager_id, e.attributes
+FROM cycle_scorecards s JOIN employees e ON e.id = s.employee_id
 WHERE s.cycle_id = $1 AND s.department_id = ANY($2::uuid[])
 ORDER BY e.code
 """
+
+_DEPARTMENT = "SELECT * FROM departments WHERE id = $1"
+
+
+def _member(r: asyncpg.Record) -> Employee:
+    return Employee(
+        id=strawberry.ID(str(r["employee_id"])),
+        code=r["code"],
+        name=r["name"],
+        job_title=r["job_title"],
+        hire_date=r["hire_date"],
+        leave_date=r["leave_date"],
+        department_id=r["e_department_id"],
+        manager_id=r["e_manager_id"],
+        attributes_json=r["attributes"],
+    )
 
 
 async def department_cycle_scorecard(
@@ -428,36 +466,38 @@ async def department_cycle_scorecard(
         raise forbidden("department results")
     limit = page_size(first)
     key = decode_cursor(after)
-    cycle = await _cycle(info, cycle_id)
-    department = await ctx.loaders.department.load(department_id)
-    if department is None:
-        raise QueryError("NOT_FOUND", f"department {department_id} does not exist")
-    departments = [department_id]
-    if include_sub_departments:
-        departments = [r["id"] for r in await _fetch(info, _SUBTREE, department_id)]
-    rows = await _fetch(info, _MEMBERS, cycle_id, departments)
-    visible = await ctx.visibility.people()
+    visible = await ctx.visibility.people()  # before ours: it may take a connection of its own
+    # One connection for the whole read: every acquisition costs a reset on release.
+    async with ctx.pool.acquire() as conn:
+        cycle = _visible_cycle(info, cycle_id, await conn.fetch(_CYCLE, cycle_id))
+        found = await conn.fetch(_DEPARTMENT, department_id)
+        if not found:
+            raise QueryError("NOT_FOUND", f"department {department_id} does not exist")
+        departments = [department_id]
+        if include_sub_departments:
+            departments = [r["id"] for r in await conn.fetch(_SUBTREE, department_id)]
+        rows = await conn.fetch(_MEMBERS, cycle_id, departments)
     if visible is not None:
         rows = [r for r in rows if r["employee_id"] in visible]
     scores = [r["score"] for r in rows if r["score"] is not None]
-    version = rows[0]["rule_set_version"] if rows else None
-    rules = await _rules(info, version) if version is not None else DEFAULT_RULES
     start = 0
     if key is not None:
         start = next((i for i, r in enumerate(rows) if r["code"] > key[0]), len(rows))
     page = rows[start : start + limit]
-    cards = await _scorecards(info, cycle, page)
+    cards = _scorecards(info, cycle, page)
+    for r, card in zip(page, cards, strict=True):
+        card.preloaded_employee = _member(r)
     return DepartmentCycleScorecard(
         cycle=cycle,
-        department=department,
-        rule_set_version=version,
+        department=Department.from_row(found[0]),
+        rule_set_version=rows[0]["rule_set_version"] if rows else None,
         count=len(scores),
         mean=_round(sum(scores, Decimal(0)) / len(scores)) if scores else None,
         median=_round(statistics.median(scores)) if scores else None,
         standard_deviation=_round(statistics.pstdev([float(s) for s in scores]))
         if len(scores) > 1
         else None,
-        tiers=_tier_shares(rules, [r["tier"] for r in rows]),
+        member_tiers=[r["tier"] for r in rows],
         members=Connection(
             edges=[
                 Edge(cursor=encode_cursor([r["code"]]), node=card)
