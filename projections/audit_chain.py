@@ -91,15 +91,18 @@ def entry_bytes(
     oid, top = originator_id.encode(), topic.encode()
     return b"".join(
         (
-            struct.pack(">QQ", position, originator_version),
-            struct.pack(">I", len(oid)),
+            _HEAD.pack(position, originator_version, len(oid)),
             oid,
-            struct.pack(">I", len(top)),
+            _LENGTH.pack(len(top)),
             top,
-            struct.pack(">I", len(state)),
+            _LENGTH.pack(len(state)),
             state,
         )
     )
+
+
+_HEAD = struct.Struct(">QQI")  # position, originator version, length of the originator id
+_LENGTH = struct.Struct(">I")
 
 
 def link(previous: bytes, notification: Any) -> bytes:
