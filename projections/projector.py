@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.utils import get_topic
 
+from projections.audit_trail import AuditTrailModel
 from projections.base import Handler, ReadModel, Sealer
 from projections.cycle_scorecards import CycleScorecardsModel
 from projections.feedback import FeedbackModel
@@ -33,6 +34,14 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 """
 
 PROJECTED_CHANNEL = "perfledger_projected"
+
+
+def _both(first: Handler, then: Handler) -> Handler:
+    def handle(event: Any, position: int) -> None:
+        first(event, position)
+        then(event, position)
+
+    return handle
 
 
 class TrackingConflict(RuntimeError):
@@ -55,6 +64,7 @@ class Projector:
         self.cycle_scorecards = CycleScorecardsModel(
             self.reviews, self.goals, self.scorecards, self.rules, self.rewards, self.feedback
         )
+        self.audit_trail = AuditTrailModel(secrets)
         # Order matters: scorecards read the others' state when they flush.
         self.models: list[ReadModel] = [
             self.organisation,
@@ -65,10 +75,14 @@ class Projector:
             self.scorecards,
             self.reviews,
             self.cycle_scorecards,
+            self.audit_trail,
         ]
         self.dispatch: dict[type, Handler] = {}
         for model in self.models:
-            self.dispatch.update(model.handlers())
+            for cls, handler in model.handlers().items():
+                # The audit trail takes every event that another model takes too: both run.
+                earlier = self.dispatch.get(cls)
+                self.dispatch[cls] = handler if earlier is None else _both(earlier, handler)
         self.topics = frozenset(get_topic(cls) for cls in self.dispatch)
         self.position: int | None = None  # None: memory not loaded
 

@@ -15,7 +15,16 @@ from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 
-from service.api import audit, feedback, mutations, queries, review_mutations, reviews, rewards
+from service.api import (
+    audit,
+    audit_trail,
+    feedback,
+    mutations,
+    queries,
+    review_mutations,
+    reviews,
+    rewards,
+)
 from service.api.errors import should_mask
 
 # One root type per feature module, merged: each feature owns its fields.
@@ -27,6 +36,7 @@ Query = merge_types(
         rewards.RewardQuery,
         reviews.ReviewQuery,
         audit.AuditQuery,
+        audit_trail.AuditTrailQuery,
     ),
 )
 Mutation = merge_types(
