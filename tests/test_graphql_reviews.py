@@ -589,6 +589,9 @@ async def test_department_pages_follow_one_another_by_code_with_the_same_figures
     whole = await cycle.read(None, DEPARTMENT_PAGE % SCORECARD_FIELDS, {**variables, "first": 200})
     everyone = members_of(whole)
     assert list(everyone) == ["A1", "B1", "B2", "PEER-X", "PEER-Y", "PEER-Z"]
+    for person in (ALICE, BOB):  # competencies, comments and all, as on their own scorecards
+        own = await cycle.read(None, SCORECARD, {"c": cycle.id, "e": str(person.id)})
+        assert everyone[person.code] == own["data"]["cycleScorecard"]
 
     # Asking for fewer fields (no comments, no competencies) changes none of those asked for.
     lean = "score tier kpiScore reviewScore employee { code name } " + (
@@ -624,7 +627,7 @@ async def test_department_pages_follow_one_another_by_code_with_the_same_figures
     assert seen == list(everyone)
     scores = [Decimal(n["score"]) for n in everyone.values() if n["score"] is not None]
     assert figures["count"] == len(scores) == 2  # Alice and Bob; nobody rated the others
-    assert Decimal(figures["mean"]) == (sum(scores) / 2).quantize(Decimal("0.01"))
+    assert Decimal(figures["mean"]) == (sum(scores, Decimal(0)) / 2).quantize(Decimal("0.01"))
 
 
 # -- anonymity -----------------------------------------------------------------------------------

@@ -180,6 +180,23 @@ class SealedComments:
         return self._found.get(reviewee, {}).get(source, [])
 
 
+class SourceDetails:
+    """A scorecard's sources as its row stores them, competencies included, parsed at most once
+    and only if some source's competencies are asked for: a department's page mostly asks for
+    the sources' figures, which its query hands over without the competencies."""
+
+    def __init__(self, raw: Any, parsed: list[dict[str, Any]] | None = None) -> None:
+        self._raw = raw
+        self._parsed = parsed
+        self._by_source: dict[str, list[dict[str, Any]]] | None = None
+
+    def competencies(self, source: str) -> list[dict[str, Any]]:
+        if self._by_source is None:
+            data = self._parsed if self._parsed is not None else parse_json(self._raw) or []
+            self._by_source = {d["source"]: d["competencies"] for d in data}
+        return self._by_source.get(source, [])
+
+
 @strawberry.type(description="One competency within one source: the mean of its ratings.")
 class CompetencyAggregate:
     key: str
@@ -204,14 +221,17 @@ class SourceAggregate:
     )
     contribution: Decimal | None = strawberry.field(description="Points of the 360 score.")
     note: str | None = strawberry.field(description="Why it does not count, when it does not.")
-    # Kept as the row's JSON until asked for: five competencies of three decimals each, per
-    # source and member, cost more than the rest of a department's scorecards.
-    competency_data: strawberry.Private[list[dict[str, Any]]]
+    # Both None when withheld and the viewer is not hr. Competencies stay in the row's JSON
+    # until asked for: five of three decimals each, per source and member, cost more than the
+    # rest of a department's scorecards.
+    details: strawberry.Private[SourceDetails | None]
+    sealed: strawberry.Private[SealedComments | None]
     reviewee: strawberry.Private[UUID]
-    sealed: strawberry.Private[SealedComments | None]  # None: withheld, and the viewer is not hr
 
     @strawberry.field
     def competencies(self) -> list[CompetencyAggregate]:
+        if self.details is None:
+            return []
         return [
             CompetencyAggregate(
                 key=c["key"],
@@ -219,7 +239,7 @@ class SourceAggregate:
                 mean_rating=_decimal(c["meanRating"]),
                 score=_decimal(c["score"]),
             )
-            for c in self.competency_data
+            for c in self.details.competencies(RaterSource(self.source).value)
         ]
 
     @strawberry.field(
@@ -240,14 +260,17 @@ class SourceAggregate:
         data: dict[str, Any],
         threshold: int,
         reviewee: UUID,
+        details: SourceDetails,
         comments: SealedComments,
         *,
         reveal: bool,
     ) -> SourceAggregate:
-        """``reveal``: hr, auditors and admins see withheld sources' figures too."""
+        """``data``: the source's figures (its competencies may be left out: ``details`` has
+        them). ``reveal``: hr, auditors and admins see withheld sources' figures too."""
         source = RaterSource(data["source"])
+        anonymous = source.anonymous
         submitted = int(data["submitted"])
-        withheld = source.anonymous and submitted < threshold
+        withheld = anonymous and submitted < threshold
         if withheld and not reveal:
             return cls(
                 source=source,
@@ -259,13 +282,13 @@ class SourceAggregate:
                 effective_weight=None,
                 contribution=None,
                 note=None,
-                competency_data=[],
-                reviewee=reviewee,
+                details=None,
                 sealed=None,
+                reviewee=reviewee,
             )
         return cls(
             source=source,
-            anonymous=source.anonymous,
+            anonymous=anonymous,
             withheld=withheld,
             submitted=submitted,
             counted=data["counted"],
@@ -273,9 +296,9 @@ class SourceAggregate:
             effective_weight=_decimal(data["effectiveWeight"]),
             contribution=_decimal(data["contribution"]),
             note=data["note"],
-            competency_data=data["competencies"],
-            reviewee=reviewee,
+            details=details,
             sealed=comments,
+            reviewee=reviewee,
         )
 
 
@@ -333,6 +356,7 @@ class CycleScorecard:
     # The row's JSON columns, each parsed when (and if) its field is asked for: a department's
     # page of scorecards mostly asks for a few of them.
     sources_json: strawberry.Private[Any]
+    source_figures_json: strawberry.Private[Any]  # the sources without competencies, if queried
     components_json: strawberry.Private[Any]
     rewards_json: strawberry.Private[Any]
     feedback_json: strawberry.Private[Any]
@@ -368,6 +392,7 @@ class CycleScorecard:
             score=r["score"],
             tier=r["tier"],
             sources_json=r["sources"],
+            source_figures_json=r.get("source_figures"),
             components_json=r["components"],
             rewards_json=r["rewards"],
             feedback_json=r["feedback"],
@@ -381,10 +406,17 @@ class CycleScorecard:
 
     @strawberry.field
     def sources(self) -> list[SourceAggregate]:
-        reviewee = self.employee_id
+        if self.source_figures_json is not None:
+            figures = parse_json(self.source_figures_json) or []
+            details = SourceDetails(self.sources_json)
+        else:
+            figures = parse_json(self.sources_json) or []
+            details = SourceDetails(None, figures)
         return [
-            SourceAggregate.build(s, self.threshold, reviewee, self.comments, reveal=self.reveal)
-            for s in parse_json(self.sources_json) or []
+            SourceAggregate.build(
+                s, self.threshold, self.employee_id, details, self.comments, reveal=self.reveal
+            )
+            for s in figures
         ]
 
     @strawberry.field

@@ -426,10 +426,14 @@ WITH RECURSIVE tree AS (
 SELECT id FROM tree
 """
 
-# The members with their directory entries, so a page's `employee` needs no second query.
+# The members with their directory entries, so a page's `employee` needs no second query, and
+# their sources' figures without the competencies (a quarter of the JSON to parse; the
+# competencies are parsed from `sources` only when asked for).
 _MEMBERS = """
 SELECT s.*, e.code, e.name, e.job_title, e.hire_date, e.leave_date,
-       e.department_id AS e_department_id, e.manager_id AS e_manager_id, e.attributes
+       e.department_id AS e_department_id, e.manager_id AS e_manager_id, e.attributes,
+       (SELECT jsonb_agg(f.source - 'competencies' ORDER BY f.n)
+        FROM jsonb_array_elements(s.sources) WITH ORDINALITY AS f(source, n)) AS source_figures
 FROM cycle_scorecards s JOIN employees e ON e.id = s.employee_id
 WHERE s.cycle_id = $1 AND s.department_id = ANY($2::uuid[])
 ORDER BY e.code
