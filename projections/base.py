@@ -50,26 +50,40 @@ async def upsert(
     key: Sequence[str],
     rows: Sequence[Sequence[Any]],
 ) -> None:
-    """Insert or update many rows in one statement: each column travels as one array."""
-    if not rows:
+    """Insert or update many rows in one statement: each column travels as one array.
+
+    A ``text`` column named ``<column>_json`` carries JSON text for the jsonb column ``<column>``.
+    """
+    if rows:
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        await upsert_columns(conn, table, columns, key, arrays)
+
+
+async def upsert_columns(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    key: Sequence[str],
+    arrays: Sequence[Sequence[Any]],
+) -> None:
+    """``upsert`` of rows given column by column (one list per column, all of one length)."""
+    if not arrays or not arrays[0]:
         return
     names = [name for name, _ in columns]
     params = ", ".join(f"${i + 1}::{sql_type}[]" for i, (_, sql_type) in enumerate(columns))
-    casts = ", ".join(
-        f"t.{name}::jsonb" if sql_type == "text" and name.endswith("_json") else f"t.{name}"
-        for name, sql_type in columns
-    )
-    target = ", ".join(name.removesuffix("_json") for name in names)
+    json_text = {name for name, kind in columns if kind == "text" and name.endswith("_json")}
+    casts = ", ".join(f"t.{name}::jsonb" if name in json_text else f"t.{name}" for name in names)
+    targets = [name.removesuffix("_json") if name in json_text else name for name in names]
+    target = ", ".join(targets)
     updates = ", ".join(
-        f"{name.removesuffix('_json')} = excluded.{name.removesuffix('_json')}"
-        for name in names
+        f"{column} = excluded.{column}"
+        for name, column in zip(names, targets, strict=True)
         if name not in key
     )
     statement = (
         f"INSERT INTO {table} ({target}) SELECT {casts} FROM unnest({params}) "
         f"AS t({', '.join(names)}) ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     )
-    arrays = [list(column) for column in zip(*rows, strict=True)]
     await conn.execute(statement, *arrays)
 
 

@@ -16,6 +16,7 @@ keep; this model keeps them (``goal_monthly_measurements``) from the goals model
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from domain.periods import Period
 from domain.proposals import Measurement, MetricHistory, propose_rewards, streaks
 from domain.reviews import CycleStatus, appraisal_id
 from domain.rewards import Money, RewardOrigin, RewardSpec
-from projections.base import Handler, upsert
+from projections.base import Handler, upsert, upsert_columns
 from projections.feedback import FeedbackModel, month_of
 from projections.goals import GoalsModel
 from projections.reviews import AppraisalRow, ReviewsModel
@@ -206,6 +207,17 @@ def components_json(evaluation: Evaluation) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def month_text(month: Month) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def overlapping(period: str, other: str) -> bool:
+    # Few distinct periods, asked about for every goal of every appraisal evaluated.
+    return period == other or Period.parse(period).overlaps(Period.parse(other))
+
+
 def months_of(period: Period) -> list[Month]:
     start, end = period.start, period.end
     return [
@@ -242,9 +254,15 @@ class CycleScorecardsModel:
         self.rows: dict[RowKey, CycleScoreRow] = {}
         # goal → month → that month's last measurement (day, value); employees' goals only
         self.months: dict[UUID, dict[Month, tuple[date, Decimal]]] = {}
-        self.dirty_months: set[tuple[UUID, Month]] = set()
+        # (goal, month) rows to write, in the order the log changed them (a dict as ordered set)
+        self.dirty_months: dict[tuple[UUID, Month], None] = {}
+        # goal → its months' measurements in order, for the eligibility rules; dropped whenever
+        # a month of that goal changes
+        self.history_cache: dict[UUID, tuple[Measurement, ...]] = {}
         self.synced = 0  # how many of the goals model's batch measurements are in self.months
         self.marks: dict[RowKey, int] = {}  # rows to recompute, with the position that asks
+        # rows whose appraisal's status alone moved: rewritten with their scores as they stand
+        self.status_marks: dict[RowKey, int] = {}
 
     def clear(self) -> None:
         self._reset()
@@ -255,45 +273,59 @@ class CycleScorecardsModel:
     # -- inputs ------------------------------------------------------------------------------------
 
     def _sync_measurements(self) -> None:
-        measured = self.goals.measured
+        # Runs over every measurement in the log: names bound once, outside the loop.
+        measured, goals, by_goal = self.goals.measured, self.goals.goals, self.months
+        dirty, cache, employee = self.dirty_months, self.history_cache, OwnerKind.EMPLOYEE
         for goal_id, day, value in measured[self.synced :]:
-            if self.goals.goals[goal_id].owner_kind is not OwnerKind.EMPLOYEE:
+            if goals[goal_id].owner_kind is not employee:
                 continue
-            months = self.months.setdefault(goal_id, {})
+            months = by_goal.get(goal_id)
+            if months is None:
+                months = by_goal[goal_id] = {}
             month = (day.year, day.month)
             last = months.get(month)
             # Same rule as domain.proposals.months_met: the latest day wins, on a tie the later.
             if last is None or day >= last[0]:
                 months[month] = (day, value)
-                self.dirty_months.add((goal_id, month))
+                dirty[(goal_id, month)] = None
+                cache.pop(goal_id, None)
         self.synced = len(measured)
 
     def _goals_overlapping(self, employee_id: UUID, period: str) -> list[UUID]:
         """The employee's goals of any period overlapping ``period``: a yearly goal measured
         monthly ("monthly sales growth") counts towards a quarterly cycle's streak rules."""
-        span = Period.parse(period)
         found: set[UUID] = set()
         for goal_period in self.goals.periods_of.get(employee_id, ()):
-            if Period.parse(goal_period).overlaps(span):
+            if overlapping(goal_period, period):
                 found.update(self.goals.by_owner_period.get((employee_id, goal_period), ()))
         return sorted(found)
 
-    def _histories(self, employee_id: UUID, period: str) -> list[MetricHistory]:
+    def _histories(
+        self, employee_id: UUID, period: str, metrics: frozenset[str]
+    ) -> list[MetricHistory]:
+        """The histories of the employee's goals whose metric is one of ``metrics`` (those the
+        eligibility rules ask about: a streak of any other metric proposes nothing)."""
+        if not metrics:
+            return []
         histories = []
         for goal_id in self._goals_overlapping(employee_id, period):
             goal = self.goals.goals[goal_id]
-            if goal.status is GoalStatus.ABANDONED:
+            if goal.status is GoalStatus.ABANDONED or goal.metric not in metrics:
                 continue
-            months = self.months.get(goal_id, {})
             histories.append(
-                MetricHistory(
-                    goal.metric,
-                    goal.direction,
-                    goal.target,
-                    [Measurement(day, value) for _, (day, value) in sorted(months.items())],
-                )
+                MetricHistory(goal.metric, goal.direction, goal.target, self._measurements(goal_id))
             )
         return histories
+
+    def _measurements(self, goal_id: UUID) -> tuple[Measurement, ...]:
+        measurements = self.history_cache.get(goal_id)
+        if measurements is None:
+            months = self.months.get(goal_id, {})
+            measurements = tuple(
+                Measurement(day, value) for _, (day, value) in sorted(months.items())
+            )
+            self.history_cache[goal_id] = measurements
+        return measurements
 
     def _mark(self, key: RowKey, position: int) -> None:
         self.marks[key] = max(self.marks.get(key, 0), position)
@@ -303,14 +335,15 @@ class CycleScorecardsModel:
         for changed, position in reviews.changed_scores.items():
             appraisal = reviews.appraisals[changed]
             self._mark((appraisal.cycle_id, appraisal.reviewee_id), position)
+        for changed, position in reviews.changed_status.items():
+            appraisal = reviews.appraisals[changed]
+            key = (appraisal.cycle_id, appraisal.reviewee_id)
+            self.status_marks[key] = max(self.status_marks.get(key, 0), position)
         for (owner_id, period), position in self.goals.changed_scores.items():
             for appraisal in reviews.appraisals_of(owner_id):
                 live = appraisal.status is not CycleStatus.CLOSED
                 cycle_period = reviews.cycles[appraisal.cycle_id].period
-                if live and (
-                    cycle_period == period
-                    or Period.parse(cycle_period).overlaps(Period.parse(period))
-                ):
+                if live and overlapping(cycle_period, period):
                     self._mark((appraisal.cycle_id, owner_id), position)
         if self.rules.adopted_at is not None:
             for appraisal in reviews.appraisals.values():
@@ -357,8 +390,9 @@ class CycleScorecardsModel:
             rules=rules,
             calibrated_score=appraisal.calibrated_score,
         )
+        metrics = frozenset(rule.metric for rule in rules.eligibility)
         metric_streaks = streaks(
-            self._histories(appraisal.reviewee_id, cycle.period), months_of(period)
+            self._histories(appraisal.reviewee_id, cycle.period, metrics), months_of(period)
         )
         proposed = [
             {
@@ -392,14 +426,33 @@ class CycleScorecardsModel:
             position=0,
         )
 
+    def _inputs_changed(self, appraisal: AppraisalRow) -> bool:
+        """Whether anything ``_evaluated`` reads for ``appraisal`` changed since the last flush:
+        the same inputs that ``_marked`` marks a row for, as far as this batch has come."""
+        if appraisal.id in self.reviews.changed_scores or self.rules.adopted_at is not None:
+            return True
+        owner_id = appraisal.reviewee_id
+        period = self.reviews.cycles[appraisal.cycle_id].period
+        changed = self.goals.changed_scores
+        return any(
+            (owner_id, goal_period) in changed and overlapping(goal_period, period)
+            for goal_period in self.goals.periods_of.get(owner_id, ())
+        )
+
     def _freeze(self, appraisal: AppraisalRow, position: int) -> None:
         """The appraisal closed: compute its result now, at this position, once and for all."""
-        self._sync_measurements()
         key = (appraisal.cycle_id, appraisal.reviewee_id)
         previous = self.rows.get(key)
-        row = self._evaluated(appraisal, frozen=True)
-        row.position = previous.position if previous else 0
-        self.rows[key] = row
+        if previous is not None and not previous.kpi_frozen and not self._inputs_changed(appraisal):
+            # Nothing it is computed from moved since the last flush wrote it (as a cycle closes,
+            # usually): the result at this position is that row's.
+            previous.status = appraisal.status.value
+            previous.kpi_frozen = True
+        else:
+            self._sync_measurements()
+            row = self._evaluated(appraisal, frozen=True)
+            row.position = previous.position if previous else 0
+            self.rows[key] = row
         self._mark(key, position)
 
     def _with_rewards_and_feedback(self, row: CycleScoreRow) -> None:
@@ -489,21 +542,41 @@ class CycleScorecardsModel:
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         self._sync_measurements()
-        months = sorted(self.dirty_months)
-        await upsert(
-            conn,
-            "goal_monthly_measurements",
-            _MONTH_COLUMNS,
-            ["goal_id", "month"],
-            [
-                (goal_id, f"{year:04d}-{month:02d}", *self.months[goal_id][(year, month)])
-                for goal_id, (year, month) in months
-            ],
-        )
+        if self.dirty_months:
+            # One row per measured month: as many rows as measurements while catching up, so the
+            # columns are built directly rather than as rows to transpose.
+            by_goal = self.months
+            goal_ids: list[UUID] = []
+            month_texts: list[str] = []
+            days: list[date] = []
+            values: list[Decimal] = []
+            for goal_id, month in self.dirty_months:
+                day, value = by_goal[goal_id][month]
+                goal_ids.append(goal_id)
+                month_texts.append(month_text(month))
+                days.append(day)
+                values.append(value)
+            await upsert_columns(
+                conn,
+                "goal_monthly_measurements",
+                _MONTH_COLUMNS,
+                ["goal_id", "month"],
+                [goal_ids, month_texts, days, values],
+            )
         rows = []
-        for key, position in sorted(self._marked().items()):
+        marks, status_marks = self._marked(), self.status_marks
+        for key in sorted(marks.keys() | status_marks.keys()):
             cycle_id, employee_id = key
+            position = max(marks.get(key, 0), status_marks.get(key, 0))
             previous = self.rows.get(key)
+            if previous is not None and key not in marks:
+                # Only the status moved (into calibration): the scores, rewards and feedback
+                # stand as last written, since a change to any of them would have marked the row.
+                appraisal = self.reviews.appraisals[appraisal_id(cycle_id, employee_id)]
+                previous.status = appraisal.status.value
+                previous.position = max(previous.position, position)
+                rows.append(previous.values())
+                continue
             if previous is not None and previous.kpi_frozen:
                 row = previous
             else:
@@ -521,3 +594,4 @@ class CycleScorecardsModel:
         self.dirty_months.clear()
         self.synced = 0
         self.marks.clear()
+        self.status_marks.clear()

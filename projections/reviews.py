@@ -241,7 +241,6 @@ _APPRAISAL_COLUMNS = [
     ("calibrated_score", "numeric"),
     ("position", "bigint"),
 ]
-# Sealed text is written by its own statement (below), only in the batch that brought it.
 _RATER_COLUMNS = [
     ("appraisal_id", "uuid"),
     ("rater_key", "text"),
@@ -255,12 +254,10 @@ _RATER_COLUMNS = [
     ("submitted_at", "timestamptz"),
     ("position", "bigint"),
 ]
-_RATER_TEXT = """
-UPDATE review_raters r SET comments_sealed = t.comments_sealed, draft_json = t.draft::jsonb
-FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[])
-    AS t(appraisal_id, rater_key, comments_sealed, draft)
-WHERE r.appraisal_id = t.appraisal_id AND r.rater_key = t.rater_key
-"""
+# Sealed text is written only in the batch that brought it: raters with new text are upserted
+# with these two columns as well, the others without them, so their stored text stays.
+_RATER_TEXT_COLUMNS = [*_RATER_COLUMNS, ("comments_sealed", "bytea"), ("draft_json", "jsonb")]
+_RATER_KEY = ["appraisal_id", "rater_key"]
 _RATING_COLUMNS = [
     ("appraisal_id", "uuid"),
     ("rater_key", "text"),
@@ -307,6 +304,9 @@ class ReviewsModel:
         self.texts: dict[RaterId, tuple[bytes | None, str | None]] = {}
         # appraisals whose score inputs changed, with the last position that changed them
         self.changed_scores: dict[UUID, int] = {}
+        # appraisals whose status alone changed (entering calibration, closing): their scores
+        # stand as computed, only the status and position move
+        self.changed_status: dict[UUID, int] = {}
 
     def clear(self) -> None:
         self._reset()
@@ -426,14 +426,16 @@ class ReviewsModel:
                 self._add_rater(row, rater_key(source, who), source, who, None, position)
 
     def _calibration_entered(self, e: Any, position: int) -> None:
-        row = self._appraisal(e, position)
+        row = self._appraisal(e, position, scores=False)
         row.status = CycleStatus.CALIBRATION
         self._touch(row, position)
+        self.changed_status[row.id] = position
 
     def _appraisal_closed(self, e: Any, position: int) -> None:
-        row = self._appraisal(e, position)
+        row = self._appraisal(e, position, scores=False)
         row.status = CycleStatus.CLOSED
         self._touch(row, position)
+        self.changed_status[row.id] = position
         for listener in self.closed_listeners:
             listener(row, position)
 
@@ -611,40 +613,33 @@ class ReviewsModel:
         if self.deleted_raters:
             gone = sorted(self.deleted_raters)
             await conn.execute(_DELETE_RATERS, [g[0] for g in gone], [g[1] for g in gone])
-        raters = sorted(self.dirty_raters)
-        await upsert(
-            conn,
-            "review_raters",
-            _RATER_COLUMNS,
-            ["appraisal_id", "rater_key"],
-            [
-                (
-                    appraisal_id,
-                    key,
-                    a.cycle_id,
-                    a.reviewee_id,
-                    r.source.value,
-                    r.employee_id,
-                    r.external_ref,
-                    r.status,
-                    r.invited_until,
-                    r.submitted_at,
-                    r.position,
-                )
-                for appraisal_id, key in raters
-                for a in (self.appraisals[appraisal_id],)
-                for r in (a.raters[key],)
-            ],
-        )
-        if self.texts:
-            texts = sorted(self.texts.items())
-            await conn.execute(
-                _RATER_TEXT,
-                [k[0] for k, _ in texts],
-                [k[1] for k, _ in texts],
-                [t[0] for _, t in texts],
-                [t[1] for _, t in texts],
+        texts = self.texts
+        plain: list[tuple[object, ...]] = []
+        with_text: list[tuple[object, ...]] = []
+        for rater_id in sorted(self.dirty_raters):
+            appraisal_id, key = rater_id
+            a = self.appraisals[appraisal_id]
+            r = a.raters[key]
+            values = (
+                appraisal_id,
+                key,
+                a.cycle_id,
+                a.reviewee_id,
+                r.source.value,
+                r.employee_id,
+                r.external_ref,
+                r.status,
+                r.invited_until,
+                r.submitted_at,
+                r.position,
             )
+            text = texts.get(rater_id)
+            if text is None:
+                plain.append(values)
+            else:
+                with_text.append((*values, *text))
+        await upsert(conn, "review_raters", _RATER_COLUMNS, _RATER_KEY, plain)
+        await upsert(conn, "review_raters", _RATER_TEXT_COLUMNS, _RATER_KEY, with_text)
         await upsert(
             conn,
             "review_ratings",
@@ -673,3 +668,4 @@ class ReviewsModel:
         self.dirty_ratings.clear()
         self.texts.clear()
         self.changed_scores.clear()
+        self.changed_status.clear()

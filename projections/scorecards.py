@@ -19,7 +19,7 @@ from domain.goals import GoalStatus, OwnerKind
 from domain.periods import Period
 from domain.scoring import GoalFacts, KpiScore, score_goals
 from projections.base import Handler, upsert
-from projections.goals import GoalsModel, OwnerPeriod
+from projections.goals import GoalRow, GoalsModel, OwnerPeriod
 from projections.organisation import OrganisationModel
 from projections.rules import RulesModel
 
@@ -117,10 +117,12 @@ class ScorecardsModel:
     def kpi_score(self, owner_id: UUID, period: str) -> Decimal | None:
         """The owner's KPI score for the period as its scorecard row shows it (for the review
         cycles' scorecards, which combine it with the reviews)."""
-        score: Decimal | None = self.compute(owner_id, period)[5]
+        score: Decimal | None = self._scored(owner_id, period)[3].score
         return score
 
-    def compute(self, owner_id: UUID, period: str) -> tuple[Any, ...]:
+    def _scored(
+        self, owner_id: UUID, period: str
+    ) -> tuple[list[GoalRow], list[GoalRow], int, KpiScore]:
         goals = [
             self.goals.goals[goal_id]
             for goal_id in self.goals.by_owner_period.get((owner_id, period), ())
@@ -143,6 +145,10 @@ class ScorecardsModel:
             ],
             rules,
         )
+        return goals, active, version, kpi
+
+    def compute(self, owner_id: UUID, period: str) -> tuple[Any, ...]:
+        goals, active, version, kpi = self._scored(owner_id, period)
         owner_kind = goals[0].owner_kind if goals else OwnerKind.EMPLOYEE
         if owner_kind is OwnerKind.EMPLOYEE and owner_id in self.organisation.employees:
             department_id = self.organisation.employees[owner_id].department_id
