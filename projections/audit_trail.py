@@ -17,7 +17,7 @@ themselves, in ``actor_id`` with ``actor_anonymous`` set; the API shows those to
 ``private_party_id`` (an anonymous rater, the giver of private feedback) reaches it only
 themselves, never through their managers.
 
-Entries are append-only: a batch's entries go in with one COPY.
+Entries are append-only: a batch's entries go in with one INSERT of arrays.
 """
 
 from __future__ import annotations
@@ -72,23 +72,34 @@ CREATE INDEX IF NOT EXISTS audit_trail_rater ON audit_trail (private_party_id, p
 """
 
 COLUMNS = (
-    "position",
-    "recorded_at",
-    "aggregate_id",
-    "aggregate_type",
-    "aggregate_version",
-    "event_type",
-    "actor_id",
-    "actor_role",
-    "actor_anonymous",
-    "reason",
-    "correlation_id",
-    "employee_ids",
-    "reviewee_id",
-    "rater_key",
-    "private_party_id",
-    "summary",
-    "summary_sealed",
+    ("position", "bigint"),
+    ("recorded_at", "timestamptz"),
+    ("aggregate_id", "uuid"),
+    ("aggregate_type", "text"),
+    ("aggregate_version", "integer"),
+    ("event_type", "text"),
+    ("actor_id", "text"),
+    ("actor_role", "text"),
+    ("actor_anonymous", "boolean"),
+    ("reason", "text"),
+    ("correlation_id", "text"),
+    ("employee_ids", "text"),  # '{id,id}': unnest cannot take an array of ragged arrays
+    ("reviewee_id", "uuid"),
+    ("rater_key", "text"),
+    ("private_party_id", "uuid"),
+    ("summary", "text"),
+    ("summary_sealed", "bytea"),
+)
+# Entries are only ever added. ON CONFLICT DO NOTHING (not a bare COPY) lets a runner that lost
+# its lock fail on the tracking position, as every model's rows do, rather than on a duplicate.
+_NAMES = ", ".join(name for name, _ in COLUMNS)
+_VALUES = ", ".join(
+    f"t.{name}::uuid[]" if name == "employee_ids" else f"t.{name}" for name, _ in COLUMNS
+)
+_ARRAYS = ", ".join(f"${i + 1}::{kind}[]" for i, (_, kind) in enumerate(COLUMNS))
+_INSERT = (
+    f"INSERT INTO audit_trail ({_NAMES}) SELECT {_VALUES} FROM unnest({_ARRAYS}) "
+    f"AS t({_NAMES}) ON CONFLICT (position) DO NOTHING"
 )
 
 # Every aggregate whose events the log holds. A new aggregate belongs here; a new event of one of
@@ -288,7 +299,7 @@ class AuditTrailModel:
                     anonymous_actor,
                     reason,
                     correlation,
-                    list(facts.touches),
+                    "{" + ",".join(map(str, facts.touches)) + "}",
                     facts.reviewee,
                     rater,
                     facts.private_party,
@@ -825,7 +836,7 @@ class AuditTrailModel:
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         if self.rows:
-            await conn.copy_records_to_table("audit_trail", records=self.rows, columns=COLUMNS)
+            await conn.execute(_INSERT, *(list(column) for column in zip(*self.rows, strict=True)))
 
     def committed(self) -> None:
         self.rows.clear()
