@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import struct
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-log = logging.getLogger("perfledger.audit_chain")
+from projections.election import Connect, ElectedWorker
 
 GENESIS = bytes(32)
 TRACKING_NAME = "audit_chain"
@@ -41,7 +40,6 @@ CHECKPOINT_SECONDS = 300.0
 DEFAULT_BATCH = 10_000
 
 ReadNotifications = Callable[[int, int], Sequence[Any]]  # (after position, limit) -> notifications
-Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 CHAIN_TABLES = ("audit_chain", "audit_checkpoints")
 
@@ -200,7 +198,7 @@ class ChainCatchUp:
     seconds: float
 
 
-class AuditChain:
+class AuditChain(ElectedWorker):
     """Builds the chain from the log; one active builder per database."""
 
     name = TRACKING_NAME
@@ -217,20 +215,16 @@ class AuditChain:
         checkpoint_every: int = CHECKPOINT_EVERY,
         checkpoint_seconds: float = CHECKPOINT_SECONDS,
     ) -> None:
+        super().__init__(connect, events_channel=events_channel, poll_seconds=poll_seconds)
         self.read_notifications = read_notifications
-        self.connect = connect
         self.events_table = events_table  # schema-qualified, quoted
-        self.events_channel = events_channel
         self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
         self.checkpoint_every = checkpoint_every
         self.checkpoint_seconds = checkpoint_seconds
         self.position: int | None = None  # None: not loaded
         self.last_hash = GENESIS
         self.entries = 0
         self.last_checkpoint_at = 0.0  # epoch seconds
-        self.active = False
-        self._wake = asyncio.Event()
 
     async def create_schema(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
@@ -344,63 +338,3 @@ class AuditChain:
         self.entries += len(batch)
         if checkpoints:
             self.last_checkpoint_at = time.time()
-
-    def wake(self, *_: object) -> None:
-        self._wake.set()
-
-    async def try_lock(self, conn: asyncpg.Connection) -> bool:
-        locked: bool = await conn.fetchval(
-            "SELECT pg_try_advisory_lock(hashtext($1))", f"perfledger:projection:{self.name}"
-        )
-        return locked
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set: wait for the lock, then keep the chain current."""
-        while not stop.is_set():
-            try:
-                await self._run_once(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("audit chain builder lost its database connection: %s", error)
-                self.forget()
-                await _sleep_or_stop(stop, 1.0)
-            except Exception:
-                log.exception("audit chain builder failed; restarting it from the database")
-                self.forget()
-                await _sleep_or_stop(stop, 1.0)
-
-    async def _run_once(self, stop: asyncio.Event) -> None:
-        lock_conn = await self.connect()
-        work_conn: asyncpg.Connection | None = None
-        try:
-            while not await self.try_lock(lock_conn):
-                self.active = False
-                if await _sleep_or_stop(stop, 2.0):
-                    return
-            self.active = True
-            work_conn = await self.connect()
-            await lock_conn.add_listener(self.events_channel, self.wake)
-            while not stop.is_set():
-                self._wake.clear()
-                await self.catch_up(work_conn)
-                waiter = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {waiter, stopper},
-                    timeout=self.poll_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waiter.cancel()
-                stopper.cancel()
-        finally:
-            self.active = False
-            if work_conn is not None:
-                await work_conn.close()
-            await lock_conn.close()  # closing the session releases the advisory lock
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from projections.election import Connect, ElectedWorker
 from projections.projector import Projector
-
-log = logging.getLogger("perfledger.projections")
 
 ReadNotifications = Callable[[int, int], Sequence[Any]]  # (after position, limit) -> notifications
 Decode = Callable[[Any], Any]
-Connect = Callable[[], Awaitable[asyncpg.Connection]]
 Progress = Callable[[int, int], None]  # (events applied so far, current position)
 
 DEFAULT_BATCH = 5000
@@ -41,7 +38,7 @@ class CatchUp:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-class ProjectionRunner:
+class ProjectionRunner(ElectedWorker):
     def __init__(
         self,
         projector: Projector,
@@ -53,24 +50,15 @@ class ProjectionRunner:
         batch_size: int = DEFAULT_BATCH,
         poll_seconds: float = 0.5,
     ) -> None:
+        super().__init__(connect, events_channel=events_channel, poll_seconds=poll_seconds)
         self.projector = projector
+        self.name = projector.name
         self.read_notifications = read_notifications
         self.decode = decode
-        self.connect = connect
-        self.events_channel = events_channel
         self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
-        self.active = False
 
-    def _lock_key(self) -> str:
-        return f"perfledger:projection:{self.projector.name}"
-
-    async def try_lock(self, conn: asyncpg.Connection) -> bool:
-        locked: bool = await conn.fetchval(
-            "SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key()
-        )
-        return locked
+    def forget(self) -> None:
+        self.projector.forget()
 
     def _read_batch(self, after: int) -> list[tuple[int, Any]]:
         notifications = self.read_notifications(after, self.batch_size)
@@ -115,58 +103,3 @@ class ProjectionRunner:
             if progress is not None:
                 progress(applied, last_position)
         return CatchUp(applied, self.projector.position or 0, time.perf_counter() - started)
-
-    def wake(self, *_: object) -> None:
-        self._wake.set()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set: wait for the lock, then keep the read models current."""
-        while not stop.is_set():
-            try:
-                await self._run_once(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("projection runner lost its database connection: %s", error)
-                self.projector.forget()
-                await _sleep_or_stop(stop, 1.0)
-            except Exception:
-                log.exception("projection runner failed; restarting it from the database")
-                self.projector.forget()
-                await _sleep_or_stop(stop, 1.0)
-
-    async def _run_once(self, stop: asyncio.Event) -> None:
-        lock_conn = await self.connect()
-        work_conn: asyncpg.Connection | None = None
-        try:
-            while not await self.try_lock(lock_conn):
-                self.active = False
-                if await _sleep_or_stop(stop, 2.0):
-                    return
-            self.active = True
-            log.info("projection %s: this process is the active runner", self.projector.name)
-            work_conn = await self.connect()
-            await lock_conn.add_listener(self.events_channel, self.wake)
-            while not stop.is_set():
-                self._wake.clear()
-                await self.catch_up(work_conn)
-                waiter = asyncio.ensure_future(self._wake.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait(
-                    {waiter, stopper},
-                    timeout=self.poll_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                waiter.cancel()
-                stopper.cancel()
-        finally:
-            self.active = False
-            if work_conn is not None:
-                await work_conn.close()
-            await lock_conn.close()  # closing the session releases the advisory lock
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True
