@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -194,34 +194,48 @@ class ReviewCommands(CommandsBase):
 
         return self._execute(provenance, "openReviewCycle", {}, decide)
 
-    def _all_appraisals(self, cycle: ReviewCycle) -> list[Appraisal]:
-        return [self._appraisal(cycle.id, reviewee) for reviewee in cycle.reviewee_ids]
+    def _move_cycle(
+        self,
+        provenance: Provenance,
+        cycle_id: UUID,
+        command: str,
+        doing: str,
+        move: Callable[[ReviewCycle], None],
+        mirror: Callable[[Appraisal], None],
+    ) -> Receipt:
+        """Move the cycle and record the same move on every appraisal, in one transaction."""
 
-    def start_calibration(self, provenance: Provenance, cycle_id: UUID) -> Receipt:
         def decide() -> Decision:
-            self._require_hr(provenance, "start calibration")
+            self._require_hr(provenance, doing)
             cycle = self._cycle(cycle_id)
-            cycle.start_calibration(provenance)
-            appraisals = self._all_appraisals(cycle)
+            move(cycle)
+            appraisals = [self._appraisal(cycle.id, r) for r in cycle.reviewee_ids]
             for appraisal in appraisals:
-                appraisal.enter_calibration(provenance)
+                mirror(appraisal)
             return [cycle, *appraisals], cycle.id, cycle.version
 
-        return self._execute(provenance, "startCalibration", {}, decide)
+        return self._execute(provenance, command, {}, decide)
+
+    def start_calibration(self, provenance: Provenance, cycle_id: UUID) -> Receipt:
+        return self._move_cycle(
+            provenance,
+            cycle_id,
+            "startCalibration",
+            "start calibration",
+            lambda cycle: cycle.start_calibration(provenance),
+            lambda appraisal: appraisal.enter_calibration(provenance),
+        )
 
     def close_review_cycle(self, provenance: Provenance, cycle_id: UUID) -> Receipt:
         """Freeze every review, rating and result of the cycle."""
-
-        def decide() -> Decision:
-            self._require_hr(provenance, "close review cycles")
-            cycle = self._cycle(cycle_id)
-            cycle.close(provenance)
-            appraisals = self._all_appraisals(cycle)
-            for appraisal in appraisals:
-                appraisal.close(provenance)
-            return [cycle, *appraisals], cycle.id, cycle.version
-
-        return self._execute(provenance, "closeReviewCycle", {}, decide)
+        return self._move_cycle(
+            provenance,
+            cycle_id,
+            "closeReviewCycle",
+            "close review cycles",
+            lambda cycle: cycle.close(provenance),
+            lambda appraisal: appraisal.close(provenance),
+        )
 
     # -- raters ------------------------------------------------------------------------------------
 
