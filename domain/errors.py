@@ -152,3 +152,10 @@ class SelfAsPeer(DomainError):
 
 class SubmissionDeadlinePassed(DomainError):
     code = "SUBMISSION_DEADLINE_PASSED"
+
+
+class InsufficientData(DomainError):
+    """Too few ratings, raters or people for a statistic to mean anything: the audit says so
+    instead of printing a number."""
+
+    code = "INSUFFICIENT_DATA"
