@@ -1,4 +1,9 @@
-"""Read model: departments and employees as they are now."""
+"""Read model: departments and employees as they are now, and who belonged where, when.
+
+``department_memberships`` keeps each stay of an employee in a department as a range of log
+positions (``until_position`` is NULL for the current one), so that a department's members as
+of any past position are one indexed query away (the as-of department distribution).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,21 @@ CREATE TABLE IF NOT EXISTS employees (
 );
 CREATE INDEX IF NOT EXISTS employees_department ON employees (department_id, code);
 CREATE INDEX IF NOT EXISTS employees_manager ON employees (manager_id);
+CREATE TABLE IF NOT EXISTS department_memberships (
+    employee_id uuid NOT NULL,
+    department_id uuid NOT NULL,
+    from_position bigint NOT NULL,
+    until_position bigint,
+    PRIMARY KEY (employee_id, from_position)
+);
+CREATE INDEX IF NOT EXISTS department_memberships_department
+    ON department_memberships (department_id, from_position);
+"""
+
+MEMBERS_AS_OF = """
+SELECT employee_id FROM department_memberships
+WHERE department_id = ANY($1::uuid[]) AND from_position <= $2
+  AND (until_position IS NULL OR until_position > $2)
 """
 
 
@@ -66,7 +86,7 @@ class EmployeeRow:
 
 
 class OrganisationModel:
-    tables: Sequence[str] = ("departments", "employees")
+    tables: Sequence[str] = ("departments", "employees", "department_memberships")
     ddl = DDL
 
     def __init__(self) -> None:
@@ -75,6 +95,10 @@ class OrganisationModel:
         self.dirty_departments: set[UUID] = set()
         self.dirty_employees: set[UUID] = set()
         self.transferred: set[UUID] = set()  # employees whose department changed this batch
+        # employee -> (department, from position) of their current stay
+        self.stays: dict[UUID, tuple[UUID, int]] = {}
+        # (employee, from position) -> (department, until position or None), changed this batch
+        self.dirty_stays: dict[tuple[UUID, int], tuple[UUID, int | None]] = {}
 
     def clear(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -123,6 +147,16 @@ class OrganisationModel:
             position,
         )
         self.dirty_employees.add(e.originator_id)
+        self._stay(e.originator_id, e.department_id, position)
+
+    def _stay(self, employee_id: UUID, department_id: UUID, position: int) -> None:
+        """Close the employee's current stay (if any) at ``position`` and open one in
+        ``department_id`` from there."""
+        current = self.stays.get(employee_id)
+        if current is not None:
+            self.dirty_stays[(employee_id, current[1])] = (current[0], position)
+        self.stays[employee_id] = (department_id, position)
+        self.dirty_stays[(employee_id, position)] = (department_id, None)
 
     def _employee(self, e: Any, position: int) -> EmployeeRow:
         row = self.employees[e.originator_id]
@@ -133,6 +167,7 @@ class OrganisationModel:
     def _transferred(self, e: Any, position: int) -> None:
         self._employee(e, position).department_id = e.department_id
         self.transferred.add(e.originator_id)
+        self._stay(e.originator_id, e.department_id, position)
 
     def _manager_changed(self, e: Any, position: int) -> None:
         self._employee(e, position).manager_id = e.manager_id
@@ -162,6 +197,11 @@ class OrganisationModel:
                 json.loads(r["attributes"]),
                 r["position"],
             )
+        for r in await conn.fetch(
+            "SELECT employee_id, department_id, from_position FROM department_memberships "
+            "WHERE until_position IS NULL"
+        ):
+            self.stays[r["employee_id"]] = (r["department_id"], r["from_position"])
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         departments = [self.departments[i] for i in sorted(self.dirty_departments)]
@@ -212,8 +252,22 @@ class OrganisationModel:
                 for x in employees
             ],
         )
+        stays = sorted(self.dirty_stays.items())
+        await upsert(
+            conn,
+            "department_memberships",
+            [
+                ("employee_id", "uuid"),
+                ("from_position", "bigint"),
+                ("department_id", "uuid"),
+                ("until_position", "bigint"),
+            ],
+            ["employee_id", "from_position"],
+            [(emp, since, dept, until) for (emp, since), (dept, until) in stays],
+        )
 
     def committed(self) -> None:
+        self.dirty_stays.clear()
         self.dirty_departments.clear()
         self.dirty_employees.clear()
         self.transferred.clear()

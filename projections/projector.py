@@ -8,6 +8,7 @@ apply a batch twice: its transaction fails, it drops its memory and reloads from
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,7 +52,7 @@ class TrackingConflict(RuntimeError):
 class Projector:
     name = "read_models"
 
-    def __init__(self, secrets: Sealer | None = None) -> None:
+    def __init__(self, secrets: Sealer | None = None, *, with_audit_trail: bool = True) -> None:
         # For read models that keep sensitive text sealed; None where none is stored.
         self.secrets = secrets
         self.organisation = OrganisationModel()
@@ -75,8 +76,13 @@ class Projector:
             self.scorecards,
             self.reviews,
             self.cycle_scorecards,
-            self.audit_trail,
         ]
+        if with_audit_trail:  # as-of replays answer about scores, not about the trail
+            self.models.append(self.audit_trail)
+        self.position: int | None = None  # None: memory not loaded
+        self._wire()
+
+    def _wire(self) -> None:
         self.dispatch: dict[type, Handler] = {}
         for model in self.models:
             for cls, handler in model.handlers().items():
@@ -84,24 +90,59 @@ class Projector:
                 earlier = self.dispatch.get(cls)
                 self.dispatch[cls] = handler if earlier is None else _both(earlier, handler)
         self.topics = frozenset(get_topic(cls) for cls in self.dispatch)
-        self.position: int | None = None  # None: memory not loaded
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The models' memory, for as-of checkpoints; the handler table is rebuilt on load."""
+        state = dict(self.__dict__)
+        del state["dispatch"], state["topics"]
+        if self.audit_trail not in self.models:
+            del state["audit_trail"]  # unused here, and its handlers are closures
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "audit_trail" not in state:
+            self.audit_trail = AuditTrailModel(self.secrets)
+        self._wire()
 
     @property
     def tables(self) -> list[str]:
         return [table for model in self.models for table in model.tables]
 
-    async def create_schema(self, conn: asyncpg.Connection) -> None:
+    @property
+    def schema_digest(self) -> str:
+        """Names the read models' table layout: a release that changes it rebuilds them."""
+        ddl = "\n".join(model.ddl for model in self.models)
+        return hashlib.sha256(ddl.encode()).hexdigest()[:16]
+
+    async def create_schema(self, conn: asyncpg.Connection) -> bool:
+        """Create the read models' tables; if they were made by a release with another layout,
+        drop them first and start again from position 0. True when that happened."""
         async with conn.transaction():
             # Two processes starting at once must not race on CREATE TABLE IF NOT EXISTS.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('perfledger:ddl'))")
             await conn.execute(TRACKING_DDL)
+            await conn.execute(
+                "ALTER TABLE projection_tracking ADD COLUMN IF NOT EXISTS schema_digest text"
+            )
+            stored = await conn.fetchrow(
+                "SELECT position, schema_digest FROM projection_tracking WHERE name = $1",
+                self.name,
+            )
+            outdated = stored is not None and stored["schema_digest"] != self.schema_digest
+            if outdated:
+                await conn.execute(f"DROP TABLE IF EXISTS {', '.join(self.tables)}")
             for model in self.models:
                 await conn.execute(model.ddl)
             await conn.execute(
-                "INSERT INTO projection_tracking (name, position) VALUES ($1, 0) "
-                "ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO projection_tracking (name, position, schema_digest) "
+                "VALUES ($1, 0, $2) ON CONFLICT (name) DO UPDATE SET position = 0, "
+                "schema_digest = $2, updated_at = now() "
+                "WHERE projection_tracking.schema_digest IS DISTINCT FROM $2",
                 self.name,
+                self.schema_digest,
             )
+        return outdated
 
     async def load(self, conn: asyncpg.Connection) -> int:
         async with conn.transaction(isolation="repeatable_read", readonly=True):

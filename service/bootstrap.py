@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,10 +17,13 @@ from projections.projector import Projector
 from projections.runner import ProjectionRunner
 from service import database as db
 from service.application import Perfledger
-from service.audit import build_audit_chain
+from service.as_of import Replays, prepare_connection
+from service.audit import build_audit_chain, events_table
 from service.cipher import SecretBox, check_store_key, cipher_env
 from service.positions import PositionWatcher
 from service.settings import Settings
+
+log = logging.getLogger("perfledger")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,6 +59,10 @@ class Services:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _runner_task: asyncio.Task[None] | None = None
     audit_chain: AuditChain | None = None  # tamper evidence: runs beside the projection runner
+    # Time travel: connections with temporary read-model tables, and the replays' checkpoints.
+    as_of_pool: asyncpg.Pool | None = None
+    replays: Replays | None = None
+    events_table: str = "stored_events"
     _chain_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> asyncpg.Connection:
@@ -86,6 +94,8 @@ class Services:
                 await self._chain_task
         await self.watcher.stop()
         await self.read_pool.close()
+        if self.as_of_pool is not None:
+            await self.as_of_pool.close()
         self.executor.shutdown(wait=True)
         self.app.close()
 
@@ -121,7 +131,11 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
     audit_chain = build_audit_chain(app, database)
     conn = await connect(database)
     try:
-        await projector.create_schema(conn)
+        if await projector.create_schema(conn):
+            log.warning(
+                "the read models' table layout changed since they were built: "
+                "rebuilding them from the event log"
+            )
         await audit_chain.create_schema(conn)  # also makes the events table append-only
     finally:
         await conn.close()
@@ -131,6 +145,13 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
         max_size=settings.read_pool_size,
     )
     assert read_pool is not None
+    as_of_pool = await asyncpg.create_pool(
+        **database.asyncpg_kwargs(),
+        min_size=0,
+        max_size=settings.as_of_pool_size,
+        init=prepare_connection,
+    )
+    assert as_of_pool is not None
     return Services(
         settings=settings,
         database=database,
@@ -142,4 +163,7 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
         watcher=PositionWatcher(lambda: connect(database), projector.name),
         executor=ThreadPoolExecutor(settings.write_pool_size, thread_name_prefix="writer"),
         audit_chain=audit_chain,
+        as_of_pool=as_of_pool,
+        replays=Replays(app.mapper.to_domain_event, events_table(app), secrets),
+        events_table=events_table(app),
     )

@@ -30,6 +30,7 @@ class Settings:
     run_projections: bool = True
     seed_demo: bool = True
     read_pool_size: int = 10
+    as_of_pool_size: int = 4  # connections for as-of answers (each holds temporary tables)
     write_pool_size: int = 10
     wait_timeout_seconds: float = 5.0
     max_body_bytes: int = 64 * 1024
@@ -159,6 +160,7 @@ def from_environment() -> Settings:
         run_projections=_flag("PERFLEDGER_RUN_PROJECTIONS", True),
         seed_demo=_flag("PERFLEDGER_SEED_DEMO", True),
         read_pool_size=_int("PERFLEDGER_READ_POOL_SIZE", 10),
+        as_of_pool_size=_int("PERFLEDGER_AS_OF_POOL_SIZE", 4),
         write_pool_size=_int("PERFLEDGER_WRITE_POOL_SIZE", 10),
         projection_batch=_int("PERFLEDGER_PROJECTION_BATCH", 5000),
     )

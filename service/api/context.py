@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -131,16 +133,23 @@ class Context:
     idempotency_key: str | None = None
     # A customer with a review invitation; `viewer` is then a nobody that sees nothing.
     external: ExternalRater | None = None
+    # An as-of view's single connection, whose read-model tables hold the replayed past;
+    # None: the live read models.
+    read_source: asyncpg.Pool | None = None
     visibility: Visibility = field(init=False)
     loaders: Loaders = field(init=False)
+    # What lives as long as the request: as-of views' connections (closed by CloseRequestScope).
+    request_scope: AsyncExitStack = field(init=False, default_factory=AsyncExitStack)
+    as_of_views: dict[tuple[object, ...], Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Who may see whom is decided by today's org chart, also for answers about the past.
         self.visibility = Visibility(self.viewer, self.services.read_pool)
-        self.loaders = Loaders(self.services.read_pool, self.visibility)
+        self.loaders = Loaders(self.pool, self.visibility)
 
     @property
     def pool(self) -> asyncpg.Pool:
-        return self.services.read_pool
+        return self.read_source if self.read_source is not None else self.services.read_pool
 
     def provenance(self, reason: str | None = None) -> Provenance:
         return Provenance(

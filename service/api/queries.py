@@ -10,6 +10,7 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.goals import GoalStatus
+from service.api.as_of import AsOf, AsOfPosition, employee_view, past_department
 from service.api.errors import QueryError
 from service.api.pagination import (
     Connection,
@@ -19,6 +20,7 @@ from service.api.pagination import (
     page_by_code,
     page_size,
 )
+from service.api.past_reads import remember
 from service.api.rules import RuleSetVersion
 from service.api.scorecards import (
     DepartmentScorecard,
@@ -157,8 +159,15 @@ class Query:
         first: int = 50,
         after: str | None = None,
         min_position: MinPosition = None,
+        as_of: AsOf = None,
+        as_of_position: AsOfPosition = None,
     ) -> Connection[Goal]:
         await _reach(info, min_position)
+        if owner_id is None and (as_of is not None or as_of_position is not None):
+            raise QueryError("INVALID_INPUT", "an as-of list of goals needs ownerId")
+        if owner_id is not None:
+            owner = parse_id(owner_id, "ownerId")
+            info = await employee_view(info, owner, as_of, as_of_position)
         limit = page_size(first)
         key = decode_cursor(after)
         conditions: list[str] = ["TRUE"]
@@ -192,7 +201,7 @@ class Query:
                 f"SELECT * FROM goals WHERE {where} ORDER BY period, title, id LIMIT {limit + 1}",
                 *args,
             )
-        nodes = [Goal.from_row(r) for r in rows[:limit]]
+        nodes = remember([Goal.from_row(r) for r in rows[:limit]], info)
         return Connection(
             edges=[Edge(cursor=encode_cursor([n.period, n.title, n.id]), node=n) for n in nodes],
             page_info=PageInfo(
@@ -216,11 +225,19 @@ class Query:
         "2026-03), with the breakdown that explains it."
     )
     async def scorecard(
-        self, info: Info, employee_id: strawberry.ID, period: str, min_position: MinPosition = None
+        self,
+        info: Info,
+        employee_id: strawberry.ID,
+        period: str,
+        min_position: MinPosition = None,
+        as_of: AsOf = None,
+        as_of_position: AsOfPosition = None,
     ) -> Scorecard | None:
         await _reach(info, min_position)
+        employee = parse_id(employee_id, "employeeId")
+        info = await employee_view(info, employee, as_of, as_of_position)
         try:
-            return await scorecard_for(info.context, parse_id(employee_id, "employeeId"), period)
+            return remember(await scorecard_for(info.context, employee, period), info)
         except DomainError as error:
             raise QueryError(error.code, error.message) from None
 
@@ -235,17 +252,25 @@ class Query:
         period: str,
         include_sub_departments: bool = False,
         min_position: MinPosition = None,
+        as_of: AsOf = None,
+        as_of_position: AsOfPosition = None,
     ) -> DepartmentScorecard:
         await _reach(info, min_position)
+        department = parse_id(department_id, "departmentId")
+        if as_of is not None or as_of_position is not None:
+            info = await past_department(
+                info, department, include_sub_departments, as_of, as_of_position
+            )
         try:
-            return await department_scorecard(
+            answer = await department_scorecard(
                 info.context,
-                parse_id(department_id, "departmentId"),
+                department,
                 period,
                 include_sub_departments=include_sub_departments,
             )
         except DomainError as error:
             raise QueryError(error.code, error.message) from None
+        return remember(answer, info)
 
     @strawberry.field(description="Every rule-set version, oldest first (0: built-in defaults).")
     async def rule_sets(self, info: Info, min_position: MinPosition = None) -> list[RuleSetVersion]:

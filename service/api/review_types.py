@@ -31,6 +31,7 @@ import strawberry
 from domain.reviews import CycleStatus, RaterSource
 from projections.rules import reward_spec_from_dict
 from service.api.pagination import Connection
+from service.api.past_reads import remember, view_of
 from service.api.reward_types import RaterSourceType, RewardSpecType
 from service.api.types import Department, Employee, Info
 
@@ -514,7 +515,8 @@ class Appraisal:
     async def scorecard(self, info: Info) -> CycleScorecard | None:
         from service.api.reviews import cycle_scorecard
 
-        return await cycle_scorecard(info, UUID(self.cycle_id), self.reviewee_id)
+        view = view_of(self, info)
+        return remember(await cycle_scorecard(view, UUID(self.cycle_id), self.reviewee_id), view)
 
 
 # -- a rater's own work ----------------------------------------------------------------------------

@@ -44,8 +44,10 @@ from domain.provenance import Role
 from domain.reviews import CycleStatus, RaterSource, appraisal_id
 from domain.rules import DEFAULT_RULES, RuleSet
 from projections.rules import rules_from_json
+from service.api.as_of import AsOf, AsOfPosition, employee_view
 from service.api.errors import QueryError, forbidden
 from service.api.pagination import Connection, Edge, decode_cursor, encode_cursor, page_size
+from service.api.past_reads import remember
 from service.api.queries import MinPosition, _reach, parse_id
 from service.api.review_types import (
     Appraisal,
@@ -734,12 +736,14 @@ class ReviewQuery:
         cycle_id: strawberry.ID,
         employee_id: strawberry.ID,
         min_position: MinPosition = None,
+        as_of: AsOf = None,
+        as_of_position: AsOfPosition = None,
     ) -> Appraisal | None:
         _no_external(info)
         await _reach(info, min_position)
-        return await appraisal(
-            info, parse_id(cycle_id, "cycleId"), parse_id(employee_id, "employeeId")
-        )
+        employee = parse_id(employee_id, "employeeId")
+        info = await employee_view(info, employee, as_of, as_of_position)
+        return remember(await appraisal(info, parse_id(cycle_id, "cycleId"), employee), info)
 
     @strawberry.field(description="The reviews you are to write (in one cycle, or in all).")
     async def my_review_assignments(
@@ -778,12 +782,14 @@ class ReviewQuery:
         cycle_id: strawberry.ID,
         employee_id: strawberry.ID,
         min_position: MinPosition = None,
+        as_of: AsOf = None,
+        as_of_position: AsOfPosition = None,
     ) -> CycleScorecard | None:
         _no_external(info)
         await _reach(info, min_position)
-        return await cycle_scorecard(
-            info, parse_id(cycle_id, "cycleId"), parse_id(employee_id, "employeeId")
-        )
+        employee = parse_id(employee_id, "employeeId")
+        info = await employee_view(info, employee, as_of, as_of_position)
+        return remember(await cycle_scorecard(info, parse_id(cycle_id, "cycleId"), employee), info)
 
     @strawberry.field(
         description="A department's results in a cycle (hr, auditors, admins; managers over "

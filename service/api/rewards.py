@@ -19,9 +19,11 @@ import strawberry
 from domain.errors import DomainError
 from domain.periods import Period
 from domain.rewards import Money, RewardKind, RewardOrigin, RewardSpec
+from service.api.as_of import AsOf, AsOfPosition, employee_view
 from service.api.errors import QueryError, forbidden
 from service.api.mutations import CommandResult, execute, new_id, optional_uuid, uuid_of
 from service.api.pagination import Connection, Edge, decode_cursor, encode_cursor, page_size
+from service.api.past_reads import remember
 from service.api.queries import MinPosition, _reach, parse_id
 from service.api.reward_types import (
     MoneyInput,
@@ -173,8 +175,15 @@ class RewardQuery:
         first: int = 50,
         after: str | None = None,
         min_position: MinPosition = None,
+        as_of: AsOf = None,
+        as_of_position: AsOfPosition = None,
     ) -> Connection[RewardNode]:
         await _reach(info, min_position)
+        if as_of is not None or as_of_position is not None:
+            if employee_id is None:
+                raise QueryError("INVALID_INPUT", "an as-of list of rewards needs employeeId")
+            past = parse_id(employee_id, "employeeId")
+            info = await employee_view(info, past, as_of, as_of_position)
         limit = page_size(first)
         key = decode_cursor(after)
         conditions = ["TRUE"]
@@ -208,7 +217,7 @@ class RewardQuery:
                 f"LIMIT {limit + 1}",
                 *args,
             )
-        nodes = [RewardNode.from_row(r) for r in rows[:limit]]
+        nodes = remember([RewardNode.from_row(r) for r in rows[:limit]], info)
         return Connection(
             edges=[Edge(cursor=encode_cursor([str(n.position)]), node=n) for n in nodes],
             page_info=PageInfo(

@@ -16,6 +16,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 
 from service.api import (
+    as_of,
     audit,
     audit_trail,
     feedback,
@@ -37,6 +38,7 @@ Query = merge_types(
         reviews.ReviewQuery,
         audit.AuditQuery,
         audit_trail.AuditTrailQuery,
+        as_of.AsOfQuery,
     ),
 )
 Mutation = merge_types(
@@ -72,6 +74,7 @@ def build_schema() -> strawberry.Schema:
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             lambda: MaskErrors(should_mask_error=should_mask),
+            as_of.CloseRequestScope,
         ],
     )
 

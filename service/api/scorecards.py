@@ -14,6 +14,7 @@ import strawberry
 from domain.goals import OwnerKind, Perspective
 from domain.periods import Period
 from service.api.errors import QueryError
+from service.api.past_reads import remember, view_of
 from service.api.rules import RuleSetVersion
 from service.api.types import Department, Employee, Info, OwnerKindType, PerspectiveType
 
@@ -109,7 +110,8 @@ class Scorecard:
 
     @strawberry.field(description="The rule-set version the score was computed under.")
     async def rule_set(self, info: Info) -> RuleSetVersion | None:
-        return await info.context.loaders.rule_set.load(self.rule_set_version)
+        loaders = view_of(self, info).context.loaders
+        return await loaders.rule_set.load(self.rule_set_version)
 
 
 @strawberry.type
@@ -151,7 +153,11 @@ class DepartmentScorecard:
 
     @strawberry.field(description="The scorecard of the department's own goals.")
     async def department_goals(self, info: Info) -> Scorecard | None:
-        return await info.context.loaders.scorecard.load((UUID(self.department.id), self.period))
+        loaders = view_of(self, info).context.loaders
+        return remember(
+            await loaders.scorecard.load((UUID(self.department.id), self.period)),
+            getattr(self, "_read_with", None),
+        )
 
 
 def _round(value: float | Decimal) -> Decimal:

@@ -1,0 +1,306 @@
+"""Time travel: the read models as they were at a past position of the log.
+
+An as-of answer is computed, not looked up: the events of the subject's aggregates up to the
+position are replayed through the same projection code that maintains the live read models, into
+temporary tables on a connection of its own, and the query then runs its usual SQL there. So an
+as-of scorecard is, by construction, what the live scorecard showed when the log ended at that
+position (``tests/test_as_of.py`` checks it against answers taken live), under the rule-set
+version then in force, and later facts, calibrations, rule changes or revocations cannot leak in.
+
+What a subject's replay takes:
+
+- an employee: their own record, goals and goal sets, rewards, feedback received, their
+  appraisal in every review cycle, plus every review cycle and the rule book;
+- a department: all departments (for the tree as it was), the department's own goals, and the
+  employees who belonged to it at that position (``department_memberships``), each as above.
+
+Replays are cached per process as *checkpoints*: the replayed read-model state at the position
+a subject was last replayed to. A later question about the same subject at a later position
+replays only the events in between (log events never change, so a checkpoint never goes stale);
+an earlier position starts from the nearest earlier checkpoint or from the beginning.
+
+"As of a time" means as of the last event recorded at or before that time. People and
+departments that a result links to (a rater's name, a department's name) are today's directory
+entries; every figure is as of the position.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from eventsourcing.persistence import StoredEvent
+
+from domain.errors import DomainError
+from domain.goals import goal_set_id
+from domain.reviews import appraisal_id
+from domain.rules import RULE_BOOK_ID
+from projections.base import Sealer
+from projections.organisation import MEMBERS_AS_OF
+from projections.projector import TRACKING_DDL, Projector
+
+Decode = Callable[[StoredEvent], Any]
+Conn = asyncpg.Connection | PoolConnectionProxy  # a connection of its own or a pool's
+
+
+class AsOfOutOfRange(DomainError):
+    """An as-of time or position that the log cannot answer for."""
+
+    code = "AS_OF_OUT_OF_RANGE"
+
+
+@dataclass(frozen=True)
+class AsOfPoint:
+    position: int
+    recorded_at: datetime
+
+
+async def resolve_point(
+    conn: Conn, at: datetime | None, position: int | None, head: int
+) -> AsOfPoint:
+    """The log position an ``asOf`` time or ``asOfPosition`` names, checked against the log.
+
+    ``head`` is the last position the read models reflect (the caller waits for them first).
+    """
+    if at is not None and position is not None:
+        raise AsOfOutOfRange("give asOf or asOfPosition, not both", field="asOfPosition")
+    if position is not None:
+        if position < 1 or position > head:
+            raise AsOfOutOfRange(
+                f"position {position} is not in the log (positions run from 1 to {head})",
+                field="asOfPosition",
+            )
+        row = await conn.fetchrow(
+            "SELECT position, recorded_at FROM audit_trail WHERE position = $1", position
+        )
+        if row is None:
+            raise AsOfOutOfRange(f"position {position} is not in the log", field="asOfPosition")
+        return AsOfPoint(row["position"], row["recorded_at"])
+    assert at is not None
+    if at.tzinfo is None:
+        raise AsOfOutOfRange("asOf needs a time zone (for example 2026-06-30T17:00:00Z)")
+    if at > datetime.now(UTC):
+        raise AsOfOutOfRange(f"asOf {at.isoformat()} is in the future", field="asOf")
+    row = await conn.fetchrow(
+        "SELECT position, recorded_at FROM audit_trail WHERE recorded_at <= $1 AND position <= $2 "
+        "ORDER BY recorded_at DESC, position DESC LIMIT 1",
+        at,
+        head,
+    )
+    if row is None:
+        first = await conn.fetchval("SELECT min(recorded_at) FROM audit_trail")
+        since = "the log is empty" if first is None else f"the first was at {first.isoformat()}"
+        raise AsOfOutOfRange(
+            f"asOf {at.isoformat()} is before the first recorded event ({since})", field="asOf"
+        )
+    return AsOfPoint(row["position"], row["recorded_at"])
+
+
+# -- what a subject's replay takes -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose records an as-of answer needs: employees, and departments with their own goals."""
+
+    employees: frozenset[UUID] = frozenset()
+    departments: frozenset[UUID] = frozenset()
+    all_departments: bool = False
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (
+            tuple(sorted(self.employees)),
+            tuple(sorted(self.departments)),
+            self.all_departments,
+        )
+
+
+async def members_as_of(conn: Conn, departments: Sequence[UUID], position: int) -> frozenset[UUID]:
+    rows = await conn.fetch(MEMBERS_AS_OF, list(departments), position)
+    return frozenset(r["employee_id"] for r in rows)
+
+
+async def aggregate_ids(conn: Conn, subject: Subject) -> list[UUID]:
+    """Every aggregate whose events a replay of ``subject`` needs (ids never disappear from
+    the live read models, so today's tables list everything that ever existed)."""
+    owners = [*subject.employees, *subject.departments]
+    employees = list(subject.employees)
+    ids: set[UUID] = {RULE_BOOK_ID, *subject.employees}
+    goals = await conn.fetch(
+        "SELECT id, owner_id, period FROM goals WHERE owner_id = ANY($1::uuid[])", owners
+    )
+    ids.update(r["id"] for r in goals)
+    ids.update(goal_set_id(r["owner_id"], r["period"]) for r in goals)
+    ids.update(
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM rewards WHERE employee_id = ANY($1::uuid[])", employees
+        )
+    )
+    ids.update(
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM feedback WHERE receiver_id = ANY($1::uuid[])", employees
+        )
+    )
+    cycles = [r["id"] for r in await conn.fetch("SELECT id FROM review_cycles")]
+    ids.update(cycles)
+    ids.update(appraisal_id(c, e) for c in cycles for e in employees)
+    if subject.all_departments:
+        ids.update(r["id"] for r in await conn.fetch("SELECT id FROM departments"))
+    return sorted(ids)
+
+
+# -- replaying ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Checkpoint:
+    """A subject's replayed read-model state after every event of its up to ``position``."""
+
+    position: int
+    state: bytes  # the pickled Projector, so that each use starts from an untouched copy
+
+
+@dataclass
+class Replays:
+    """Replays subjects' events into projectors, keeping the latest checkpoint per subject."""
+
+    decode: Decode
+    events_table: str
+    secrets: Sealer | None
+    capacity: int = 256
+    _checkpoints: OrderedDict[tuple[object, ...], Checkpoint] = field(default_factory=OrderedDict)
+
+    def _fresh(self) -> Projector:
+        projector = Projector(self.secrets, with_audit_trail=False)
+        projector.position = 0
+        return projector
+
+    async def projector(self, conn: Conn, subject: Subject, position: int) -> Projector:
+        """A projector holding ``subject``'s read models as of ``position`` (nothing written)."""
+        ids = await aggregate_ids(conn, subject)
+        start = self._checkpoints.get(subject.key)
+        if start is not None and start.position <= position:
+            projector = self._restore(start.state)
+            after = start.position
+        else:
+            projector, after = self._fresh(), 0
+        rows = await conn.fetch(
+            f"SELECT originator_id, originator_version, topic, state, notification_id "
+            f"FROM {self.events_table} WHERE originator_id = ANY($1::uuid[]) "
+            f"AND notification_id > $2 AND notification_id <= $3 ORDER BY notification_id",
+            ids,
+            after,
+            position,
+        )
+        decode = self.decode
+        projector.apply(
+            [
+                (
+                    r["notification_id"],
+                    decode(
+                        StoredEvent(
+                            r["originator_id"], r["originator_version"], r["topic"], r["state"]
+                        )
+                    ),
+                )
+                for r in rows
+                if projector.wants(r["topic"])
+            ]
+        )
+        self._remember(subject.key, position, projector)
+        return projector
+
+    def _save(self, projector: Projector) -> bytes:
+        buffer = io.BytesIO()
+        _KeylessPickler(buffer, self.secrets).dump(projector)
+        return buffer.getvalue()
+
+    def _restore(self, state: bytes) -> Projector:
+        projector = _KeyedUnpickler(io.BytesIO(state), self.secrets).load()
+        assert isinstance(projector, Projector)
+        return projector
+
+    def _remember(self, key: tuple[object, ...], position: int, projector: Projector) -> None:
+        known = self._checkpoints.get(key)
+        if known is None or known.position < position:
+            # Pickle before anything is flushed: flushing marks rows clean, and a copy taken
+            # after it would not write them again.
+            self._checkpoints[key] = Checkpoint(position, self._save(projector))
+        self._checkpoints.move_to_end(key)
+        while len(self._checkpoints) > self.capacity:
+            self._checkpoints.popitem(last=False)
+
+
+class _KeylessPickler(pickle.Pickler):
+    """Pickles a projector's memory but not the sealing key its models hold: that stays a
+    reference, put back from this process's own object on restore."""
+
+    def __init__(self, buffer: io.BytesIO, secrets: Sealer | None) -> None:
+        super().__init__(buffer, protocol=5)
+        self.secrets = secrets
+
+    def persistent_id(self, obj: object) -> str | None:
+        return "secrets" if obj is not None and obj is self.secrets else None
+
+
+class _KeyedUnpickler(pickle.Unpickler):
+    def __init__(self, buffer: io.BytesIO, secrets: Sealer | None) -> None:
+        super().__init__(buffer)  # only ever bytes this process pickled itself
+        self.secrets = secrets
+
+    def persistent_load(self, pid: object) -> object:
+        if pid != "secrets":
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        return self.secrets
+
+
+# -- temporary tables ---------------------------------------------------------------------------
+
+
+async def prepare_connection(conn: asyncpg.Connection) -> None:
+    """Give a connection of the as-of pool empty temporary copies of every read-model table.
+
+    Temporary tables come first in PostgreSQL's search path, so every query on this connection
+    reads them instead of the live ones; the replayed rows go in within a transaction that is
+    rolled back when the request ends.
+    """
+    ddl = "\n".join(model.ddl for model in Projector(with_audit_trail=False).models)
+    await conn.execute("SET search_path TO pg_temp")
+    try:
+        await conn.execute(TRACKING_DDL)
+        await conn.execute(ddl)
+    finally:
+        await conn.execute("RESET search_path")
+    await conn.execute(
+        "INSERT INTO pg_temp.projection_tracking (name, position) VALUES ('read_models', 0)"
+    )
+
+
+@asynccontextmanager
+async def written(
+    pool: asyncpg.Pool, projector: Projector, position: int, wait_seconds: float
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose read-model tables hold ``projector``'s rows as of ``position`` for
+    as long as the context lasts; nothing stays behind."""
+    async with pool.acquire(timeout=wait_seconds) as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await conn.execute("UPDATE pg_temp.projection_tracking SET position = 0")
+            connection: asyncpg.Connection = conn  # type: ignore[assignment]
+            await projector.commit(connection, position)
+            yield connection
+        finally:
+            await transaction.rollback()
