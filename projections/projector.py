@@ -80,6 +80,9 @@ class Projector:
         if with_audit_trail:  # as-of replays answer about scores, not about the trail
             self.models.append(self.audit_trail)
         self.position: int | None = None  # None: memory not loaded
+        # Tell waiting readers (PositionWatcher) when a batch commits; a replay into another
+        # schema must not, or they would take its position for the live read models'.
+        self.announce = True
         self._wire()
 
     def _wire(self) -> None:
@@ -198,9 +201,10 @@ class Projector:
                     raise TrackingConflict(
                         f"projection {self.name} is no longer at position {self.position}"
                     )
-                await conn.execute(
-                    "SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last_position)
-                )
+                if self.announce:
+                    await conn.execute(
+                        "SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last_position)
+                    )
         except BaseException:
             self.forget()  # memory now runs ahead of the database; reload before going on
             raise

@@ -60,24 +60,34 @@ class ProjectionRunner(ElectedWorker):
     def forget(self) -> None:
         self.projector.forget()
 
-    def _read_batch(self, after: int) -> list[tuple[int, Any]]:
-        notifications = self.read_notifications(after, self.batch_size)
+    def _read_batch(self, after: int, until: int | None = None) -> list[tuple[int, Any]]:
+        limit = self.batch_size if until is None else max(0, min(self.batch_size, until - after))
+        if limit == 0:
+            return []
+        notifications = self.read_notifications(after, limit)
+        if until is not None:
+            notifications = [n for n in notifications if n.id <= until]
         wants, decode = self.projector.wants, self.decode
         return [(n.id, decode(n)) for n in notifications if wants(n.topic)] + (
             [(notifications[-1].id, None)] if notifications else []
         )
 
     async def catch_up(
-        self, conn: asyncpg.Connection, *, progress: Progress | None = None
+        self,
+        conn: asyncpg.Connection,
+        *,
+        progress: Progress | None = None,
+        until: int | None = None,
     ) -> CatchUp:
-        """Apply everything recorded so far; return how much and how fast."""
+        """Apply everything recorded so far (or up to position ``until``); return how much and
+        how fast."""
         started = time.perf_counter()
         applied = 0
         if self.projector.position is None:
             await self.projector.load(conn)
         assert self.projector.position is not None
         pending = asyncio.ensure_future(
-            asyncio.to_thread(self._read_batch, self.projector.position)
+            asyncio.to_thread(self._read_batch, self.projector.position, until)
         )
         while True:
             batch = await pending
@@ -85,7 +95,9 @@ class ProjectionRunner(ElectedWorker):
                 break
             last_position = batch[-1][0]
             # Read and decode the next batch in a thread while this one is written.
-            pending = asyncio.ensure_future(asyncio.to_thread(self._read_batch, last_position))
+            pending = asyncio.ensure_future(
+                asyncio.to_thread(self._read_batch, last_position, until)
+            )
             events = batch[:-1]
             try:
                 self.projector.apply(events)

@@ -185,6 +185,7 @@ class Replays:
     def _fresh(self) -> Projector:
         projector = Projector(self.secrets, with_audit_trail=False)
         projector.position = 0
+        projector.announce = False
         return projector
 
     async def projector(self, conn: Conn, subject: Subject, position: int) -> Projector:

@@ -1,4 +1,4 @@
-"""perfledger: serve, project, rebuild, seed, token, keygen, schema, audit."""
+"""perfledger: serve, project, rebuild, replay, seed, token, keygen, schema, audit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -220,6 +221,38 @@ def audit_export(args: argparse.Namespace) -> int:
     return export_main(_settings(), args.from_position, args.to_position, Path(args.out))
 
 
+def replay_command(args: argparse.Namespace) -> int:
+    from service.replay import main as replay_main
+
+    return replay_main(_settings(), args.until, args.position, args.schema, args.drop)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time (for example 2026-06-30T23:59:59Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (Z or +02:00)")
+    return moment
+
+
+def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay",
+        help="rebuild every read model as of a past moment into a schema of its own (the live "
+        "ones are untouched)",
+    )
+    when = replay.add_mutually_exclusive_group(required=True)
+    when.add_argument("--until", type=_moment, metavar="TIME", help="ISO 8601, with time zone")
+    when.add_argument("--position", type=int, metavar="P", help="a log position")
+    when.add_argument("--drop", metavar="SCHEMA", help="drop a replay schema made earlier")
+    replay.add_argument("--schema", help="schema name (default replay_<position>)")
+    replay.set_defaults(run=replay_command)
+
+
 def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="tamper evidence: verify or export the hash chain")
     actions = audit.add_subparsers(dest="audit_command", required=True)
@@ -283,6 +316,7 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument("--check", metavar="FILE")
     schema_parser.set_defaults(run=schema_command)
     _add_audit(commands)
+    _add_replay(commands)
     return root
 
 
