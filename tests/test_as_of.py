@@ -11,6 +11,7 @@ departments are shown as they are now, by design).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -226,6 +227,73 @@ async def test_as_of_a_position_equals_what_was_live_there(org: Org) -> None:
     assert (await org.ok(POINT_AT, {"at": at}))["asOfPoint"]["position"] == p
     diffs = differences(await org.answers(people, departments, asOf=at), then)
     assert not diffs, "\n".join(diffs)
+
+    await explanations_follow_the_log(org, people[1], p)
+
+
+EXPLAIN = """
+query($e: ID!, $c: ID, $period: String, $p: Int) {
+  explainScore(employeeId: $e, cycleId: $c, period: $period, asOfPosition: $p) {
+    position
+    scorecard { score tier ruleSetVersion goals { goalId } }
+    cycleScorecard { finalScore tier ruleSetVersion calibratedScore }
+    steps {
+      part
+      entry { position aggregateId aggregateType eventType actorId actorHidden raterKey }
+    }
+  }
+}
+"""
+
+
+async def explanations_follow_the_log(org: Org, someone: UUID, p: int) -> None:
+    q3 = str(cycle_id_for(SEED, "2026-Q3"))
+    live = (await org.ok(EXPLAIN, {"e": str(someone), "c": q3}))["explainScore"]
+    then = (await org.ok(EXPLAIN, {"e": str(someone), "c": q3, "p": p}))["explainScore"]
+    assert then["position"] == p
+    assert all(s["entry"]["position"] <= p for s in then["steps"])
+    later = [s for s in live["steps"] if s["entry"]["position"] > p]
+    parts = {s["part"] for s in later}
+    # after p: hr calibrated this result and a new rule version was defined and adopted
+    assert {"CALIBRATION", "RULES"} <= parts, parts
+    assert live["cycleScorecard"]["calibratedScore"] == "12.50"
+    assert then["cycleScorecard"]["calibratedScore"] is None
+    assert {"RATING", "GOAL", "MEASUREMENT", "ORGANISATION", "REVIEW_PROCESS"} <= {
+        s["part"] for s in then["steps"]
+    }
+    # the steps are the audit entries themselves: the trail has each at its position
+    trail = await org.ok(
+        "query($a: ID!) { auditTrail(filter: {aggregateId: $a}, first: 200) "
+        "{ edges { node { position eventType } } } }",
+        {"a": str(someone)},
+    )
+    positions = {e["node"]["position"] for e in trail["auditTrail"]["edges"]}
+    organisation = [s for s in then["steps"] if s["part"] == "ORGANISATION"]
+    assert organisation
+    assert {s["entry"]["position"] for s in organisation} <= positions
+    # a KPI scorecard's explanation names its goals' facts
+    kpi = (await org.ok(EXPLAIN, {"e": str(someone), "period": "2026-Q2", "p": p}))["explainScore"]
+    goals = {g["goalId"] for g in kpi["scorecard"]["goals"]}
+    assert goals
+    explained = {s["entry"]["aggregateId"] for s in kpi["steps"] if s["part"] == "MEASUREMENT"}
+    assert goals <= {s["entry"]["aggregateId"] for s in kpi["steps"] if s["part"] == "GOAL"}
+    assert explained <= goals
+    # the person rated sees the chain without their anonymous raters
+    hidden = {
+        s["entry"]["raterKey"]
+        for s in live["steps"]
+        if s["part"] == "RATING"
+        and s["entry"]["raterKey"]
+        and s["entry"]["actorId"] != str(someone)
+    }
+    own = await org.server.graphql(
+        EXPLAIN, {"e": str(someone), "c": q3}, role=Role.EMPLOYEE, employee=someone
+    )
+    assert "errors" not in own, own
+    text = json.dumps(own)
+    peers = [k for k in hidden if k.startswith("peer") or "peer" in k]
+    assert peers, hidden
+    assert not [k for k in peers if k in text or k.split(":")[1] in text]
 
 
 POINT = "query($p: Int) { asOfPoint(asOfPosition: $p) { position recordedAt } }"

@@ -19,6 +19,7 @@ from service.api import (
     as_of,
     audit,
     audit_trail,
+    explain,
     feedback,
     mutations,
     queries,
@@ -39,6 +40,7 @@ Query = merge_types(
         audit.AuditQuery,
         audit_trail.AuditTrailQuery,
         as_of.AsOfQuery,
+        explain.ExplainQuery,
     ),
 )
 Mutation = merge_types(
