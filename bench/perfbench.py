@@ -42,8 +42,9 @@ import psycopg
 from psycopg import sql
 
 from domain.periods import Period
-from domain.provenance import Role
+from domain.provenance import Provenance, Role
 from service import auth
+from service.api.pagination import encode_cursor
 from service.bootstrap import build, build_application
 from service.database import Database, start_embedded
 from service.seed import seed_organisation
@@ -88,7 +89,7 @@ MUTATION = """mutation($input: RecordProgressInput!) {
   }
 }"""
 
-FIGURES = ("seed", "rebuild", "read", "mutation", "reviews")
+FIGURES = ("seed", "rebuild", "read", "mutation", "reviews", "audit")
 ALIASES = {
     "seed_rate": "seed",
     "review_seed_rate": "reviews",
@@ -99,6 +100,9 @@ ALIASES = {
     "service_peak_memory": "read",
     "memory": "read",
     "mutation_throughput": "mutation",
+    "audit_verify_rate": "audit",
+    "as_of_scorecard": "audit",
+    "audit_trail_page": "audit",
 }
 
 
@@ -580,14 +584,22 @@ def latency_figures(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def figure(
-    name: str, value: float, unit: str, target: float | None, **details: Any
+    name: str,
+    value: float,
+    unit: str,
+    target: float | None,
+    *,
+    at_most: bool = False,
+    **details: Any,
 ) -> dict[str, Any]:
+    """One measured figure; its target is a floor (``>=``) or, with ``at_most``, a ceiling."""
+    sign = "<=" if at_most else ">="
     return {
         "figure": name,
         "value": round(value, 3) if value < 10 else round(value, 1),
         "unit": unit,
-        "target": None if target is None else f">= {target:g}",
-        "met": None if target is None else value >= target,
+        "target": None if target is None else f"{sign} {target:g}",
+        "met": None if target is None else (value <= target if at_most else value >= target),
         **details,
     }
 
@@ -887,6 +899,107 @@ class Bench:
 
     # 5. reviews: a full cycle seeded, the log rebuilt, departmentCycleScorecard under load
 
+    # 6. audit: verify throughput, as-of scorecards, audit-trail pages
+
+    def audit(self) -> None:
+        self.ensure_dataset(report=False)
+        assert self.dataset is not None
+        name, database = self.pg.create("audit", template=self.dataset)
+        try:
+            log("audit: chaining the log, then `audit verify` over all of it")
+            verified = verify_against_reading(database)
+            self.emit(
+                figure(
+                    "audit_verify_rate",
+                    verified["rate"],
+                    "events/s",
+                    50_000,
+                    events=verified["events"],
+                    seconds=round(verified["verify_seconds"], 1),
+                    chain_build_seconds=verified["chain_build_seconds"],
+                    reference_read_and_hash_rate=round(verified["reference_rate"], 1),
+                    verify_over_reference=round(verified["rate"] / verified["reference_rate"], 3),
+                )
+            )
+            self._as_of(database)
+        finally:
+            self.pg.drop(name)
+
+    def _as_of(self, database: Database) -> None:
+        employee, goal, period = asyncio.run(_as_of_subject(database))
+        log(f"audit: {AS_OF_EXTRA_MEASUREMENTS:,} more measurements for one employee's goal")
+        app = build_application(database, settings_for(database))
+        hr = Provenance("bench", Role.HR, "bench", "as-of benchmark")
+        start = Period.parse(period).start
+        try:
+            for i in range(AS_OF_EXTRA_MEASUREMENTS):
+                day = start + timedelta(days=i % 360)
+                app.record_progress(hr, goal, Decimal(i % 97), day, "bench")
+        finally:
+            app.close()
+        with self.pinned_postgres():
+            service = start_service(database, self.workdir, self.server_cpus, "service-audit")
+            try:
+                positions = asyncio.run(_positions_of(database, employee))
+                rng = random.Random(7)
+                picks = [rng.choice(positions) for _ in range(300)]
+                variables = {"e": str(employee), "period": period}
+                as_of = [{"query": AS_OF_QUERY, "variables": {**variables, "p": p}} for p in picks]
+                live = [{"query": AS_OF_QUERY, "variables": variables}] * 300
+                _timed_posts(service.url, self.token, live[:20])  # warm-up
+                live_ms = _timed_posts(service.url, self.token, live)
+                # the first visit replays from the start and leaves checkpoints; then measure
+                _timed_posts(service.url, self.token, as_of[:5])
+                as_of_ms = _timed_posts(service.url, self.token, as_of)
+                self.emit(
+                    figure(
+                        "as_of_scorecard",
+                        _percentiles(as_of_ms)["p50_ms"],
+                        "ms p50",
+                        20,
+                        at_most=True,
+                        employee_events=len(positions),
+                        as_of=_percentiles(as_of_ms),
+                        reference_live_same_query=_percentiles(live_ms),
+                        as_of_over_live_p50=round(
+                            _percentiles(as_of_ms)["p50_ms"] / _percentiles(live_ms)["p50_ms"], 2
+                        ),
+                    )
+                )
+                self._trail_pages(service, database, employee)
+            finally:
+                service.stop()
+
+    def _trail_pages(self, service: Server, database: Database, employee: uuid.UUID) -> None:
+        deep = encode_cursor([str(max_position(database) - 1_000)])
+        # The seed records everything today; a recent hour is a range with entries in it.
+        month_start = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        month_end = datetime.now(UTC).isoformat()
+        cases = {
+            "first_page": {},
+            "employee": {"filter": {"employeeId": str(employee)}},
+            "event_type": {"filter": {"eventType": "Goal.ProgressRecorded"}},
+            "time_range": {"filter": {"from": month_start, "to": month_end}},
+            "deep_cursor": {"after": deep},
+        }
+        figures: dict[str, Any] = {}
+        for label, variables in cases.items():
+            bodies = [{"query": TRAIL_QUERY, "variables": variables}] * 100
+            _timed_posts(service.url, self.token, bodies[:5])
+            figures[label] = _percentiles(_timed_posts(service.url, self.token, bodies))
+        worst = max(f["p50_ms"] for f in figures.values())
+        self.emit(
+            figure(
+                "audit_trail_page",
+                worst,
+                "ms p50 (slowest filter)",
+                None,
+                events=self.dataset_info.get("events"),
+                page_size=50,
+                **figures,
+            )
+        )
+
     def reviews(self) -> None:
         employees = self.sizes.review_employees
         name, database = self.pg.create("reviews")
@@ -1049,6 +1162,106 @@ class Bench:
             raise RuntimeError(f"raw_append failed:\n{done.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return result
+
+
+AS_OF_QUERY = """query($e: ID!, $period: String!, $p: Int) {
+  scorecard(employeeId: $e, period: $period, asOfPosition: $p) {
+    score tier coverage ruleSetVersion goals { goalId achievement contribution }
+  }
+}"""
+TRAIL_QUERY = """query($filter: AuditTrailFilter, $after: String) {
+  auditTrail(filter: $filter, first: 50, after: $after) {
+    totalCount edges { cursor node { position eventType actorId summary } }
+  }
+}"""
+AS_OF_EXTRA_MEASUREMENTS = 1_000
+
+
+def verify_against_reading(database: Database) -> dict[str, Any]:
+    """`perfledger audit verify` over the whole log, and the reference: reading the same stored
+    bytes and hashing each (the least any verifier must do)."""
+    from service.audit import bring_chain_up_to_date, verify
+
+    app = build_application(database, settings_for(database))
+    try:
+        started = time.perf_counter()
+        bring_chain_up_to_date(app, database)
+        chained = time.perf_counter() - started
+        head = app.recorder.max_notification_id() or 0
+        with psycopg.connect(database.psycopg_conninfo()) as conn:
+            started = time.perf_counter()
+            result = verify(app, conn, 1, head)
+            verify_seconds = time.perf_counter() - started
+            assert result.intact, result
+            import hashlib
+
+            started = time.perf_counter()
+            with conn.cursor(binary=True, name="read_all") as cursor:
+                cursor.itersize = 5000
+                cursor.execute("SELECT notification_id, state FROM perfledger_events ORDER BY 1")
+                read = sum(1 for _, state in cursor if hashlib.sha256(state).digest())
+            read_seconds = time.perf_counter() - started
+    finally:
+        app.close()
+    return {
+        "events": result.checked,
+        "chain_build_seconds": round(chained, 1),
+        "verify_seconds": verify_seconds,
+        "rate": result.checked / verify_seconds,
+        "reference_rate": read / read_seconds,
+    }
+
+
+async def _as_of_subject(database: Database) -> tuple[uuid.UUID, uuid.UUID, str]:
+    """An employee and one of their open goals of the dataset year (to measure many times)."""
+    conn = await asyncpg.connect(**database.asyncpg_kwargs())
+    try:
+        row = await conn.fetchrow(
+            "SELECT owner_id, id, period FROM goals WHERE owner_kind = 'employee' "
+            "AND status = 'open' AND period = $1 ORDER BY owner_id, id LIMIT 1",
+            str(DATASET_YEAR),
+        )
+    finally:
+        await conn.close()
+    assert row is not None, "the dataset has no open yearly employee goal"
+    return row["owner_id"], row["id"], row["period"]
+
+
+async def _positions_of(database: Database, employee: uuid.UUID) -> list[int]:
+    conn = await asyncpg.connect(**database.asyncpg_kwargs())
+    try:
+        rows = await conn.fetch(
+            "SELECT position FROM audit_trail WHERE employee_ids @> ARRAY[$1]::uuid[] "
+            "ORDER BY position",
+            employee,
+        )
+    finally:
+        await conn.close()
+    return [r["position"] for r in rows]
+
+
+def _timed_posts(url: str, token: str, bodies: list[dict[str, Any]]) -> list[float]:
+    """Latency of each request in turn, in ms (one client, no concurrency: what one user feels)."""
+    times = []
+    with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+        for body in bodies:
+            started = time.perf_counter()
+            response = client.post(f"{url}/graphql", json=body)
+            times.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            answer = response.json()
+            if answer.get("errors"):
+                raise RuntimeError(f"GraphQL errors: {answer['errors'][:1]}")
+    return times
+
+
+def _percentiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+    return {"p50_ms": at(0.5), "p90_ms": at(0.9), "p99_ms": at(0.99), "requests": len(times)}
 
 
 async def rebuild_like_cli(database: Database) -> dict[str, Any]:
@@ -1286,6 +1499,7 @@ def main(argv: list[str] | None = None) -> int:
             "read": bench.read,
             "mutation": bench.mutation,
             "reviews": bench.reviews,
+            "audit": bench.audit,
         }
         for key in FIGURES:
             if key in wanted:

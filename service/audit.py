@@ -1,9 +1,10 @@
 """Verifying and exporting the audit chain (projections/audit_chain.py builds it).
 
-Verification re-reads the log through the recorder, recomputes every hash from the stored bytes
-and compares, position by position, with the chain rows and checkpoints: the first difference is
-reported with its position and what differs. An export writes the log's stored bytes with the
-chain's hashes and a manifest, which tools/verify_export.py checks without the service.
+Verification re-reads the log's stored bytes (joined, window by window, with the chain's rows),
+recomputes every hash and compares, position by position, with the chain rows and checkpoints:
+the first difference is reported with its position and what differs. An export writes the log's
+stored bytes with the chain's hashes and a manifest, which tools/verify_export.py checks without
+the service.
 
 Both work on one page of positions at a time (at most ``MAX_RANGE``); the command line pages
 through longer logs itself.
@@ -15,7 +16,8 @@ import base64
 import hashlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -25,7 +27,7 @@ from typing import Any
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from projections.audit_chain import GENESIS, AuditChain, link, quote
+from projections.audit_chain import GENESIS, AuditChain, entry_bytes, quote
 from service import database as db
 from service.application import Perfledger
 from service.cipher import cipher_env
@@ -179,28 +181,54 @@ def _last_checkpoint(conn: psycopg.Connection[Any], last: int) -> Checkpoint | N
     return Checkpoint(r[0], r[1], bytes(r[2]), r[3]) if r else None
 
 
+# The log's stored events and the chain's rows for one window of positions, side by side: a
+# position missing on either side shows as NULLs there (a deleted or an inserted event).
+_WINDOW = """
+SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state,
+       c.position, c.originator_id, c.originator_version, c.topic, c.state_sha256, c.hash
+FROM (SELECT notification_id, originator_id, originator_version, topic, state FROM {events}
+      WHERE notification_id > %(after)s AND notification_id <= %(upper)s) e
+FULL JOIN (SELECT position, originator_id, originator_version, topic, state_sha256, hash
+           FROM audit_chain WHERE position > %(after)s AND position <= %(upper)s) c
+     ON c.position = e.notification_id
+ORDER BY coalesce(e.notification_id, c.position)
+"""
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A stored event as the log holds it (the fields the chain covers)."""
+
+    id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
 def _pages(
     app: Perfledger, conn: psycopg.Connection[Any], first: int, last: int
-) -> Iterator[tuple[Sequence[Any], list[tuple[Any, ...]]]]:
-    """The log's notifications and the chain's rows, window by window of positions."""
-    after = first - 1
-    while after < last:
-        upper = min(after + PAGE, last)
-        log = app.recorder.select_notifications(
-            after, upper - after, stop=upper, inclusive_of_start=False
-        )
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Window by window of positions, the joined rows of ``_WINDOW``; the next window is read
+    (on a thread, while PostgreSQL and the network do the work) as this one is checked."""
+    query = _WINDOW.format(events=events_table(app))
+
+    def read(after: int) -> list[tuple[Any, ...]]:
         # Binary results: bytea arrives as bytes, with no hex text to decode.
-        rows = (
+        return (
             conn.cursor(binary=True)
-            .execute(
-                "SELECT position, originator_id, originator_version, topic, state_sha256, hash "
-                "FROM audit_chain WHERE position > %s AND position <= %s ORDER BY position",
-                (after, upper),
-            )
+            .execute(query, {"after": after, "upper": min(after + PAGE, last)})
             .fetchall()
         )
-        yield log, rows
-        after = upper
+
+    with ThreadPoolExecutor(1, thread_name_prefix="verify-read") as reader:
+        after = first - 1
+        pending = reader.submit(read, after) if after < last else None
+        while pending is not None:
+            rows = pending.result()
+            after = min(after + PAGE, last)
+            pending = reader.submit(read, after) if after < last else None
+            yield rows
 
 
 def _short(digest: bytes) -> str:
@@ -253,60 +281,57 @@ def verify(app: Perfledger, conn: psycopg.Connection[Any], first: int, last: int
             previous if checked else anchor,
         )
 
-    for log, rows in _pages(app, conn, first, stop):
-        i = j = 0
-        while i < len(log) or j < len(rows):
-            n = log[i] if i < len(log) else None
-            row = rows[j] if j < len(rows) else None
-            if row is None or (n is not None and n.id < row[0]):
-                assert n is not None
+    for rows in _pages(app, conn, first, stop):
+        for r in rows:
+            if r[5] is None:
                 broken = Break(
-                    n.id,
+                    r[0],
                     ("event",),
-                    f"the log has an event at position {n.id} that the chain never recorded "
+                    f"the log has an event at position {r[0]} that the chain never recorded "
                     "(inserted after its position was chained)",
                 )
-                return result(n.id)
-            if n is None or row[0] < n.id:
+                return result(r[0])
+            if r[0] is None:
                 broken = Break(
-                    row[0],
+                    r[5],
                     ("event",),
-                    f"the event chained at position {row[0]} ({row[3]}, originator "
-                    f"{row[1]} version {row[2]}) is missing from the log (deleted)",
+                    f"the event chained at position {r[5]} ({r[8]}, originator "
+                    f"{r[6]} version {r[7]}) is missing from the log (deleted)",
                 )
-                return result(row[0])
-            recomputed = link(previous, n)
-            if recomputed != row[5]:
+                return result(r[5])
+            n = r[0]
+            recomputed = hashlib.sha256(
+                previous + entry_bytes(n, r[1], r[2], r[3] or "", r[4])
+            ).digest()
+            if recomputed != r[10]:
                 # Only a mismatch is worth the comparison that names the field.
-                fields, words = _compare(n, row)
+                fields, words = _compare(_Stored(n, r[1], r[2], r[3] or "", r[4]), r[5:])
                 if fields:
-                    broken = Break(n.id, fields, "; ".join(words))
-                    return result(n.id)
+                    broken = Break(n, fields, "; ".join(words))
+                    return result(n)
                 broken = Break(
-                    n.id,
+                    n,
                     ("hash",),
-                    f"the chain's stored hash {_short(bytes(row[5]))} differs from the hash "
+                    f"the chain's stored hash {_short(bytes(r[10]))} differs from the hash "
                     f"recomputed from the log, {_short(recomputed)}, though the event matches "
                     "what was chained: the chain row was altered, or an entry before it was "
                     "removed from both the log and the chain",
                 )
-                return result(n.id)
-            checkpoint = checkpoints.get(n.id)
+                return result(n)
+            checkpoint = checkpoints.get(n)
             if checkpoint is not None:
                 if checkpoint.hash != recomputed:
                     broken = Break(
-                        n.id,
+                        n,
                         ("checkpoint",),
                         f"the checkpoint recorded at {checkpoint.recorded_at.isoformat()} has "
                         f"hash {_short(checkpoint.hash)}, the log and chain give "
                         f"{_short(recomputed)}: the chain up to here was rewritten",
                     )
-                    return result(n.id)
+                    return result(n)
                 checkpoints_checked += 1
             previous = recomputed
             checked += 1
-            i += 1
-            j += 1
     return result(max(stop, first - 1))
 
 
@@ -357,33 +382,32 @@ def export(
     count = 0
     first_hash: str | None = None
     with trail.open("wb") as out:
-        for log, rows in _pages(app, conn, first, last):
-            j = 0
-            for n in log:
-                # A line's previous hash is the chain's entry before it, even where the log
-                # lost that entry: a deleted event then shows as a broken link in the export.
-                while j < len(rows) and rows[j][0] < n.id:
-                    previous = bytes(rows[j][5])
-                    j += 1
-                stored = bytes(rows[j][5]).hex() if j < len(rows) and rows[j][0] == n.id else None
-                line = {
-                    "position": n.id,
-                    "time": _event_time(app, n),
-                    "originator_id": str(n.originator_id),
-                    "originator_version": n.originator_version,
-                    "topic": n.topic,
-                    "state": base64.b64encode(n.state).decode("ascii"),
-                    "previous_hash": previous.hex(),
-                    "hash": stored,
-                }
-                data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
-                out.write(data)
-                digest.update(data)
-                count += 1
-                if count == 1:
-                    first_hash = stored
-            if rows:
-                previous = bytes(rows[-1][5])
+        for rows in _pages(app, conn, first, last):
+            for r in rows:
+                chained = None if r[5] is None else bytes(r[10])
+                if r[0] is not None:
+                    # A line's previous hash is the chain's entry before it, even where the log
+                    # lost that entry: a deleted event then shows as a broken link in the export.
+                    n = _Stored(r[0], r[1], r[2], r[3] or "", r[4])
+                    stored = None if chained is None else chained.hex()
+                    line = {
+                        "position": n.id,
+                        "time": _event_time(app, n),
+                        "originator_id": n.originator_id,
+                        "originator_version": n.originator_version,
+                        "topic": r[3],
+                        "state": base64.b64encode(n.state).decode("ascii"),
+                        "previous_hash": previous.hex(),
+                        "hash": stored,
+                    }
+                    data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
+                    out.write(data)
+                    digest.update(data)
+                    count += 1
+                    if count == 1:
+                        first_hash = stored
+                if chained is not None:
+                    previous = chained
     manifest = {
         "format": EXPORT_FORMAT,
         "tool_version": tool_version(),
