@@ -14,10 +14,11 @@ What a subject's replay takes:
 - a department: all departments (for the tree as it was), the department's own goals, and the
   employees who belonged to it at that position (``department_memberships``), each as above.
 
-Replays are cached per process as *checkpoints*: the replayed read-model state at the position
-a subject was last replayed to. A later question about the same subject at a later position
-replays only the events in between (log events never change, so a checkpoint never goes stale);
-an earlier position starts from the nearest earlier checkpoint or from the beginning.
+Replays leave *checkpoints* per process: the replayed read-model state after every
+``CHECKPOINT_EVERY`` events of a subject. A later question about the same subject, at any
+position, restores the nearest earlier checkpoint and replays only the few events after it (log
+events never change, so a checkpoint never goes stale). They live in memory, within a budget,
+least recently used subjects first out.
 
 "As of a time" means as of the last event recorded at or before that time. People and
 departments that a result links to (a rater's name, a department's name) are today's directory
@@ -26,6 +27,7 @@ entries; every figure is as of the position.
 
 from __future__ import annotations
 
+import bisect
 import io
 import pickle
 from collections import OrderedDict
@@ -130,57 +132,68 @@ async def members_as_of(conn: Conn, departments: Sequence[UUID], position: int) 
     return frozenset(r["employee_id"] for r in rows)
 
 
+_SCOPE = """
+SELECT 'goal' AS kind, id, owner_id, period FROM goals WHERE owner_id = ANY($1::uuid[])
+UNION ALL
+SELECT 'reward', id, NULL, NULL FROM rewards WHERE employee_id = ANY($2::uuid[])
+UNION ALL
+SELECT 'feedback', id, NULL, NULL FROM feedback WHERE receiver_id = ANY($2::uuid[])
+UNION ALL
+SELECT 'cycle', id, NULL, NULL FROM review_cycles
+UNION ALL
+SELECT 'department', id, NULL, NULL FROM departments WHERE $3
+"""
+
+
 async def aggregate_ids(conn: Conn, subject: Subject) -> list[UUID]:
-    """Every aggregate whose events a replay of ``subject`` needs (ids never disappear from
-    the live read models, so today's tables list everything that ever existed)."""
+    """Every aggregate whose events a replay of ``subject`` needs, in one round trip (ids never
+    disappear from the live read models, so today's tables list everything that ever existed)."""
     owners = [*subject.employees, *subject.departments]
     employees = list(subject.employees)
     ids: set[UUID] = {RULE_BOOK_ID, *subject.employees}
-    goals = await conn.fetch(
-        "SELECT id, owner_id, period FROM goals WHERE owner_id = ANY($1::uuid[])", owners
-    )
-    ids.update(r["id"] for r in goals)
-    ids.update(goal_set_id(r["owner_id"], r["period"]) for r in goals)
-    ids.update(
-        r["id"]
-        for r in await conn.fetch(
-            "SELECT id FROM rewards WHERE employee_id = ANY($1::uuid[])", employees
-        )
-    )
-    ids.update(
-        r["id"]
-        for r in await conn.fetch(
-            "SELECT id FROM feedback WHERE receiver_id = ANY($1::uuid[])", employees
-        )
-    )
-    cycles = [r["id"] for r in await conn.fetch("SELECT id FROM review_cycles")]
-    ids.update(cycles)
-    ids.update(appraisal_id(c, e) for c in cycles for e in employees)
-    if subject.all_departments:
-        ids.update(r["id"] for r in await conn.fetch("SELECT id FROM departments"))
+    for r in await conn.fetch(_SCOPE, owners, employees, subject.all_departments):
+        ids.add(r["id"])
+        if r["kind"] == "goal":
+            ids.add(goal_set_id(r["owner_id"], r["period"]))
+        elif r["kind"] == "cycle":
+            ids.update(appraisal_id(r["id"], e) for e in employees)
     return sorted(ids)
 
 
 # -- replaying ----------------------------------------------------------------------------------
 
 
-@dataclass
+Key = tuple[object, ...]  # a Subject's key
+
+
+@dataclass(frozen=True)
 class Checkpoint:
-    """A subject's replayed read-model state after every event of its up to ``position``."""
+    """A subject's replayed read-model state after its first ``events`` events, the last of
+    them at ``position``."""
 
     position: int
+    events: int
     state: bytes  # the pickled Projector, so that each use starts from an untouched copy
+
+
+# A checkpoint every this many of a subject's events: an as-of answer replays fewer than this
+# many events after restoring the nearest earlier checkpoint.
+CHECKPOINT_EVERY = 64
+CHECKPOINT_BUDGET_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
 class Replays:
-    """Replays subjects' events into projectors, keeping the latest checkpoint per subject."""
+    """Replays subjects' events into projectors, leaving checkpoints along each subject's
+    history (kept, least recently used first out, within a memory budget)."""
 
     decode: Decode
     events_table: str
     secrets: Sealer | None
-    capacity: int = 256
-    _checkpoints: OrderedDict[tuple[object, ...], Checkpoint] = field(default_factory=OrderedDict)
+    every: int = CHECKPOINT_EVERY
+    budget_bytes: int = CHECKPOINT_BUDGET_BYTES
+    _checkpoints: OrderedDict[Key, list[Checkpoint]] = field(default_factory=OrderedDict)
+    _bytes: int = 0
 
     def _fresh(self) -> Projector:
         projector = Projector(self.secrets, with_audit_trail=False)
@@ -188,15 +201,19 @@ class Replays:
         projector.announce = False
         return projector
 
+    def _nearest(self, key: Key, position: int) -> Checkpoint | None:
+        known = self._checkpoints.get(key, [])
+        i = bisect.bisect_right([c.position for c in known], position) - 1
+        return known[i] if i >= 0 else None
+
     async def projector(self, conn: Conn, subject: Subject, position: int) -> Projector:
         """A projector holding ``subject``'s read models as of ``position`` (nothing written)."""
         ids = await aggregate_ids(conn, subject)
-        start = self._checkpoints.get(subject.key)
-        if start is not None and start.position <= position:
-            projector = self._restore(start.state)
-            after = start.position
+        start = self._nearest(subject.key, position)
+        if start is not None:
+            projector, after, applied = self._restore(start.state), start.position, start.events
         else:
-            projector, after = self._fresh(), 0
+            projector, after, applied = self._fresh(), 0, 0
         rows = await conn.fetch(
             f"SELECT originator_id, originator_version, topic, state, notification_id "
             f"FROM {self.events_table} WHERE originator_id = ANY($1::uuid[]) "
@@ -205,23 +222,37 @@ class Replays:
             after,
             position,
         )
-        decode = self.decode
-        projector.apply(
-            [
-                (
-                    r["notification_id"],
-                    decode(
-                        StoredEvent(
-                            r["originator_id"], r["originator_version"], r["topic"], r["state"]
-                        )
-                    ),
-                )
-                for r in rows
-                if projector.wants(r["topic"])
-            ]
-        )
-        self._remember(subject.key, position, projector)
+        decode, wants = self.decode, projector.wants
+        events = [
+            (r["notification_id"], decode(StoredEvent(*_stored(r))))
+            for r in rows
+            if wants(r["topic"])
+        ]
+        # Apply up to each multiple of `every` and leave a checkpoint there, then the rest.
+        done = 0
+        while done < len(events):
+            upto = min(len(events), done + self.every - (applied + done) % self.every)
+            projector.apply(events[done:upto])
+            done = upto
+            if (applied + done) % self.every == 0:
+                # Pickled before anything is flushed: flushing marks rows clean, and a copy
+                # taken after it would not write them again.
+                self._keep(subject.key, events[done - 1][0], applied + done, projector)
         return projector
+
+    def _keep(
+        self, key: tuple[object, ...], position: int, events: int, projector: Projector
+    ) -> None:
+        known = self._checkpoints.setdefault(key, [])
+        self._checkpoints.move_to_end(key)
+        if any(c.position == position for c in known):
+            return
+        checkpoint = Checkpoint(position, events, self._save(projector))
+        bisect.insort(known, checkpoint, key=lambda c: c.position)
+        self._bytes += len(checkpoint.state)
+        while self._bytes > self.budget_bytes and self._checkpoints:
+            _, dropped = self._checkpoints.popitem(last=False)
+            self._bytes -= sum(len(c.state) for c in dropped)
 
     def _save(self, projector: Projector) -> bytes:
         buffer = io.BytesIO()
@@ -233,15 +264,9 @@ class Replays:
         assert isinstance(projector, Projector)
         return projector
 
-    def _remember(self, key: tuple[object, ...], position: int, projector: Projector) -> None:
-        known = self._checkpoints.get(key)
-        if known is None or known.position < position:
-            # Pickle before anything is flushed: flushing marks rows clean, and a copy taken
-            # after it would not write them again.
-            self._checkpoints[key] = Checkpoint(position, self._save(projector))
-        self._checkpoints.move_to_end(key)
-        while len(self._checkpoints) > self.capacity:
-            self._checkpoints.popitem(last=False)
+
+def _stored(r: asyncpg.Record) -> tuple[UUID, int, str, bytes]:
+    return r["originator_id"], r["originator_version"], r["topic"], r["state"]
 
 
 class _KeylessPickler(pickle.Pickler):

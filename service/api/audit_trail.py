@@ -212,8 +212,15 @@ async def audit_trail_page(
     args = list(audience.args)
     conditions = [audience.condition, *await _conditions(info, audit_filter, args)]
     where = " AND ".join(conditions)
+    count_args = list(args)
+    count_query = f"SELECT count(*) FROM audit_trail WHERE {where}"
+
+    async def count() -> int:
+        async with info.context.pool.acquire() as conn:
+            found: int = await conn.fetchval(count_query, *count_args)
+            return found
+
     async with info.context.pool.acquire() as conn:
-        total: int = await conn.fetchval(f"SELECT count(*) FROM audit_trail WHERE {where}", *args)
         if key is not None:
             if len(key) != 1 or not key[0].isdigit():
                 raise QueryError("INVALID_CURSOR", "the 'after' cursor is not an audit cursor")
@@ -232,7 +239,7 @@ async def audit_trail_page(
         page_info=PageInfo(
             has_next_page=len(rows) > limit, end_cursor=cursor(nodes[-1]) if nodes else None
         ),
-        total_count=total,
+        total=count,
     )
 
 

@@ -170,7 +170,7 @@ async def _feedback_page(
         page_info=PageInfo(
             has_next_page=len(rows) > limit, end_cursor=cursor(nodes[-1]) if nodes else None
         ),
-        total_count=total,
+        total=total,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import asyncpg
@@ -28,7 +28,13 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    total_count: int
+    # The count, or how to count: counting every match of a filter over a long audit trail
+    # costs more than the page itself, so it runs only when totalCount is asked for.
+    total: strawberry.Private[int | Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many match, over all pages.")
+    async def total_count(self) -> int:
+        return self.total if isinstance(self.total, int) else await self.total()
 
 
 def encode_cursor(key: list[str]) -> str:
@@ -86,5 +92,5 @@ async def page_by_code(
             has_next_page=len(rows) > limit,
             end_cursor=encode_cursor([code_of(nodes[-1])]) if nodes else None,
         ),
-        total_count=total,
+        total=total,
     )

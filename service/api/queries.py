@@ -210,7 +210,7 @@ class Query:
                 if nodes
                 else None,
             ),
-            total_count=total,
+            total=total,
         )
 
     @strawberry.field

@@ -236,7 +236,7 @@ async def review_cycle_page(
         page_info=PageInfo(
             has_next_page=len(rows) > limit, end_cursor=cursor(nodes[-1]) if nodes else None
         ),
-        total_count=total,
+        total=total,
     )
 
 
@@ -271,7 +271,7 @@ async def appraisal_page(
             has_next_page=len(rows) > limit,
             end_cursor=encode_cursor([nodes[-1]["code"]]) if nodes else None,
         ),
-        total_count=total,
+        total=total,
     )
 
 
@@ -513,7 +513,7 @@ async def department_cycle_scorecard(
                 has_next_page=start + limit < len(rows),
                 end_cursor=encode_cursor([page[-1]["code"]]) if page else None,
             ),
-            total_count=len(rows),
+            total=len(rows),
         ),
     )
 

@@ -224,7 +224,7 @@ class RewardQuery:
                 has_next_page=len(rows) > limit,
                 end_cursor=encode_cursor([str(nodes[-1].position)]) if nodes else None,
             ),
-            total_count=total,
+            total=total,
         )
 
     @strawberry.field(description="One reward; null when it does not exist or is not yours to see.")
