@@ -243,16 +243,20 @@ class ReviewPlan:
 
     ``cycles``: how many of the latest quarters begun by ``through`` get a cycle (None: all);
     ``uniform``: the benchmark's shape, every reviewee with exactly four peers and one customer
-    and all seven reviews submitted."""
+    and all seven reviews submitted; ``planted``: the clearly severe and lenient managers and the
+    part-time rating gap (off: a clean organisation, for the fairness audit's false-positive
+    check; the random draws are the same either way)."""
 
     cycles: int | None = None
     uniform: bool = False
     feedback: bool = True
     rewards: bool = True
+    planted: bool = True
 
 
 DEMO = ReviewPlan()
 NOTHING = ReviewPlan(cycles=0, feedback=False, rewards=False)
+CLEAN = ReviewPlan(planted=False)
 ONE_FULL_CYCLE = ReviewPlan(cycles=1, uniform=True, feedback=False, rewards=False)
 
 
@@ -379,7 +383,7 @@ class ReviewSeeder:
         self.estimates: dict[UUID, float] = {}  # by appraisal, until its ratings change
         leads = [p for p in self.people if p.team_lead]
         self.manager_shift: dict[UUID, float] = {}
-        for index, lead in enumerate(leads):
+        for index, lead in enumerate(leads if plan.planted else []):
             if index % LEAD_STRIDE == SEVERE_LEAD:
                 self.manager_shift[lead.id] = SEVERE_SHIFT
             elif index % LEAD_STRIDE == LENIENT_LEAD:
@@ -557,7 +561,7 @@ class ReviewSeeder:
         if rater.source is RaterSource.CUSTOMER:
             return rng.gauss(0.15, 0.35)
         assert rater.person is not None
-        part_time = reviewee.contract == "part_time"
+        part_time = reviewee.contract == "part_time" and self.plan.planted
         if rater.source is RaterSource.MANAGER:
             shift = self.manager_shift.get(rater.person.id, 0.0)
             return (
