@@ -33,6 +33,7 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.domain import Aggregate
 
+from domain.fairness_audits import FairnessAudit
 from domain.feedback import Feedback, FeedbackVisibility
 from domain.goals import Goal, GoalSet, OwnerKind, goal_set_id
 from domain.organisation import Department, Employee, OrgStructure
@@ -115,6 +116,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Appraisal,
     Feedback,
     Reward,
+    FairnessAudit,
     ProcessedRequest,
 )
 
@@ -394,6 +396,7 @@ class AuditTrailModel:
             on(Feedback, "Acknowledged"): self._feedback_acknowledged,
             on(Reward, "Granted"): self._reward_granted,
             on(Reward, "Revoked"): self._reward_revoked,
+            on(FairnessAudit, "Recorded"): self._fairness_audit,
             on(ProcessedRequest, "Processed"): self._request_processed,
         }
 
@@ -761,6 +764,14 @@ class AuditTrailModel:
         return Facts(
             () if employee is None else (employee,),
             f"status granted → revoked on {e.revoked_on.isoformat()}",
+        )
+
+    def _fairness_audit(self, e: Any) -> Facts:
+        groups = ", ".join(e.parameters.get("group_by", ())) or NONE
+        return Facts(
+            (),
+            f"fairness audit of cycle {e.cycle_id} as of position {e.position} by {groups} "
+            f"({e.method_version}): {e.flags} flags, report sha256 {e.digest[:16]}…",
         )
 
     def _request_processed(self, e: Any) -> Facts:

@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 from projections.audit_trail import AuditTrailModel
 from projections.base import Handler, ReadModel, Sealer
 from projections.cycle_scorecards import CycleScorecardsModel
+from projections.fairness_audits import FairnessAuditsModel
 from projections.feedback import FeedbackModel
 from projections.goals import GoalsModel
 from projections.organisation import OrganisationModel
@@ -65,6 +66,7 @@ class Projector:
         self.cycle_scorecards = CycleScorecardsModel(
             self.reviews, self.goals, self.scorecards, self.rules, self.rewards, self.feedback
         )
+        self.fairness_audits = FairnessAuditsModel()
         self.audit_trail = AuditTrailModel(secrets)
         # Order matters: scorecards read the others' state when they flush.
         self.models: list[ReadModel] = [
@@ -76,6 +78,7 @@ class Projector:
             self.scorecards,
             self.reviews,
             self.cycle_scorecards,
+            self.fairness_audits,
         ]
         if with_audit_trail:  # as-of replays answer about scores, not about the trail
             self.models.append(self.audit_trail)

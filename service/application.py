@@ -32,6 +32,7 @@ from service.command_base import (
     department_id_for,
     employee_id_for,
 )
+from service.fairness_commands import FairnessCommands
 from service.feedback_commands import FeedbackCommands
 from service.review_commands import ReviewCommands
 from service.reward_commands import RewardCommands
@@ -40,7 +41,7 @@ from service.transcodings import register_domain_transcodings
 __all__ = ["HR_ROLES", "Perfledger", "Receipt", "department_id_for", "employee_id_for"]
 
 
-class Perfledger(ReviewCommands, FeedbackCommands, RewardCommands, CommandsBase):
+class Perfledger(ReviewCommands, FeedbackCommands, RewardCommands, FairnessCommands, CommandsBase):
     name = "Perfledger"
     env = {
         "AGGREGATE_CACHE_MAXSIZE": "10000",

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 import domain
+from domain.fairness_audits import FairnessAudit
 from domain.feedback import Feedback
 from domain.goals import Goal, GoalSet, OwnerKind
 from domain.organisation import Department, Employee, OrgStructure
@@ -177,6 +178,19 @@ def record_what_the_seed_does_not(app: Perfledger) -> None:
     app.assign_peer_rater(HR, cycle_id, reviewee, peer)
     app.unassign_rater(HR, cycle_id, reviewee, rater_key(RaterSource.PEER, peer))
 
+    # A fairness audit that was run, as recorded (tests/test_fairness_service.py runs real ones).
+    app.record_fairness_audit(
+        HR,
+        audit_id=UUID(int=SEED + 1),
+        cycle_id=cycle_id,
+        position=app.recorder.max_notification_id() or 1,
+        method_version="perfledger-fairness/1",
+        parameters={"group_by": ["department"], "seed": 1},
+        digest="0" * 64,
+        fingerprints={"department": {"SALES": [12, "ab" * 32]}},
+        flags=0,
+    )
+
 
 def record_late_progress(app: Perfledger) -> None:
     """A correction to a third-quarter goal after its cycle closed."""
@@ -211,6 +225,7 @@ def test_the_seed_and_the_commands_here_record_every_event_class(app: Perfledger
         Appraisal,
         Feedback,
         Reward,
+        FairnessAudit,
         ProcessedRequest,
     } <= set(aggregate_classes())
 
