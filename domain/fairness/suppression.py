@@ -11,7 +11,12 @@ cell, whether a table publishes the cell or only the word "suppressed", and why:
     The cell's membership differs from the membership of the same cell in an earlier published
     report of the same cycle and grouping by 1 to ``min_size - 1`` people: subtracting the two
     reports would isolate those few people (an as-of report before and after one person joined a
-    department gives that person's score away).
+    department gives that person's score away). When only a *fingerprint* of the earlier cell
+    was kept -- its head count and a digest of its sorted member ids
+    (:func:`membership_fingerprint`), so that the record holds no ids -- the difference cannot be
+    counted; the cell is then suppressed when its digest differs and its head count differs by
+    less than ``min_size`` (conservatively: a swap of members at an unchanged count is
+    suppressed too, however many people were swapped).
 ``complementary``
     The cell is large enough and unchanged, but publishing it would let a reader work out a
     suppressed cell from the totals (see below).
@@ -58,7 +63,9 @@ first), which is safe but not the pattern that hides the fewest people.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -76,6 +83,9 @@ LABEL_SEPARATOR = " \u00d7 "  # a multiplication sign
 # Numerical slack for the rank / leverage computation of the exact-derivation check.
 _RANK_TOLERANCE = 1e-9
 
+# A published cell's membership as an earlier report recorded it: (head count, sha256 hex).
+Fingerprint = tuple[int, str]
+
 
 class SuppressionReason(StrEnum):
     SMALL_GROUP = "small group"
@@ -86,6 +96,15 @@ class SuppressionReason(StrEnum):
 def cell_label(values: Sequence[str]) -> str:
     """A cell's label: its values joined with LABEL_SEPARATOR (the value, for one attribute)."""
     return LABEL_SEPARATOR.join(values)
+
+
+def membership_fingerprint(ids: Iterable[str]) -> Fingerprint:
+    """A cell's membership in a form that can be recorded without the ids: the head count and
+    the sha256 hex digest of the ids sorted (by code point) and encoded as a compact JSON array
+    in UTF-8, e.g. ``["e1","e2"]`` -- unambiguous whatever characters an id holds."""
+    members = sorted(ids)
+    encoded = json.dumps(members, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return len(members), hashlib.sha256(encoded).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +176,8 @@ def plan_suppression(
     members: Sequence[frozenset[str]] | None = None,
     previous: Sequence[Mapping[str, frozenset[str]]] = (),
     carried: Sequence[SuppressionReason | None] | None = None,
+    fingerprints: Sequence[Fingerprint] | None = None,
+    previous_fingerprints: Sequence[Mapping[str, Fingerprint]] = (),
 ) -> SuppressionPlan:
     """Decide which cells of one table are published (see the module docstring for the rules).
 
@@ -169,11 +190,15 @@ def plan_suppression(
     uniform-selection check. ``members`` are the ids in each cell and ``previous`` the published
     cells (label -> ids) of earlier reports of the same cycle and grouping, for the differencing
     rule. ``carried`` starts from the decisions of another plan over the same cells (a score table
-    starting from the head-count table's pattern); carried reasons are kept.
+    starting from the head-count table's pattern); carried reasons are kept. ``fingerprints``
+    (one per cell, see :func:`membership_fingerprint`) and ``previous_fingerprints`` (label ->
+    fingerprint of the cells earlier reports published) apply the differencing rule to earlier
+    reports that kept fingerprints instead of ids.
     """
     values = tuple(tuple(v) for v in cells)
     size = np.asarray(sizes, dtype=np.int64)
     _check_arguments(values, size, min_size, least_size, members, previous, carried)
+    _check_fingerprints(len(values), fingerprints, previous_fingerprints)
     count = len(values)
     if count == 0:
         return SuppressionPlan(min_size, ())
@@ -189,7 +214,9 @@ def plan_suppression(
     for i in np.flatnonzero(small).tolist():
         if reasons[i] is None:
             reasons[i], own[i] = SuppressionReason.SMALL_GROUP, True
-    for i in _differencing_cells(labels, members, previous, min_size):
+    moved = _differencing_cells(labels, members, previous, min_size)
+    moved += _fingerprint_differencing_cells(labels, fingerprints, previous_fingerprints, min_size)
+    for i in moved:
         if reasons[i] is None:
             reasons[i], own[i] = SuppressionReason.DIFFERENCING, True
 
@@ -249,6 +276,28 @@ def _differencing_cells(
         for report in previous:
             before = report.get(label)
             if before is not None and 0 < len(members[i] ^ before) < min_size:
+                flagged.append(i)
+                break
+    return flagged
+
+
+def _fingerprint_differencing_cells(
+    labels: tuple[str, ...],
+    fingerprints: Sequence[Fingerprint] | None,
+    previous: Sequence[Mapping[str, Fingerprint]],
+    min_size: int,
+) -> list[int]:
+    """Cells whose membership digest differs from an earlier publication's while the head
+    counts differ by less than min_size (the number of people who moved is unknown, but may be
+    small)."""
+    if fingerprints is None:
+        return []
+    flagged = []
+    for i, label in enumerate(labels):
+        count, digest = fingerprints[i]
+        for report in previous:
+            before = report.get(label)
+            if before is not None and before[1] != digest and abs(before[0] - count) < min_size:
                 flagged.append(i)
                 break
     return flagged
@@ -430,6 +479,20 @@ def _uniform_selections(
 
 
 # -- argument checks -----------------------------------------------------------------------------
+
+
+def _check_fingerprints(
+    cells: int,
+    fingerprints: Sequence[Fingerprint] | None,
+    previous: Sequence[Mapping[str, Fingerprint]],
+) -> None:
+    if fingerprints is not None and len(fingerprints) != cells:
+        raise InvalidInput("fingerprints needs one per cell", field="fingerprints")
+    if previous and fingerprints is None:
+        raise InvalidInput(
+            "comparing with earlier fingerprints needs the cells' fingerprints",
+            field="fingerprints",
+        )
 
 
 def _selection_counts(selected: npt.ArrayLike | None, size: IntArray) -> IntArray | None:
