@@ -206,8 +206,13 @@ class Replays:
         i = bisect.bisect_right([c.position for c in known], position) - 1
         return known[i] if i >= 0 else None
 
-    async def projector(self, conn: Conn, subject: Subject, position: int) -> Projector:
-        """A projector holding ``subject``'s read models as of ``position`` (nothing written)."""
+    async def projector(
+        self, conn: Conn, subject: Subject, position: int, *, checkpoints: bool = True
+    ) -> Projector:
+        """A projector holding ``subject``'s read models as of ``position`` (nothing written).
+
+        ``checkpoints=False`` for a one-off replay of a large subject (a whole cycle for a
+        fairness audit), whose copies would cost more than they save."""
         ids = await aggregate_ids(conn, subject)
         start = self._nearest(subject.key, position)
         if start is not None:
@@ -228,6 +233,9 @@ class Replays:
             for r in rows
             if wants(r["topic"])
         ]
+        if not checkpoints:
+            projector.apply(events)
+            return projector
         # Apply up to each multiple of `every` and leave a checkpoint there, then the rest.
         done = 0
         while done < len(events):
@@ -293,6 +301,20 @@ class _KeyedUnpickler(pickle.Unpickler):
 
 
 # -- temporary tables ---------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def replayed(
+    services: Any, subject: Subject, position: int, *, checkpoints: bool = True
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection reading ``subject``'s read models as of ``position`` (``services`` is the
+    service's Services: its read pool, as-of pool and replays)."""
+    async with services.read_pool.acquire() as conn:
+        projector = await services.replays.projector(
+            conn, subject, position, checkpoints=checkpoints
+        )
+    async with written(services.as_of_pool, projector, position, 30.0) as past:
+        yield past
 
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:

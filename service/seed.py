@@ -754,6 +754,7 @@ class _Seeder:
             team_lead=job_title == "Team lead",
             contract=employee.attributes["contract"],
             skill=skill,
+            gender=gender,
         )
         self.people.append(person)
 

@@ -23,9 +23,12 @@ one revoked reward.
   code), every 8th from the 2nd (index 1, 9, 17, ...) rates their reports about 1.1 points
   lower than the reports' performance warrants, every 8th from the 5th (index 4, 12, ...)
   about 0.9 points higher;
-- **a planted group disparity**: managers rate part-time reports about 0.4 points lower, and
-  peers about 0.15 lower, than full-time ones of the same performance; KPI results show no such
-  gap (the KPIs are drawn independently of every attribute);
+- **planted group disparities**: in one department, Sales, managers rate women about 1.3
+  points lower and peers about 1.1 lower than their performance warrants (an audit by division
+  and gender finds the cell); across the company, managers rate part-time reports about 0.4
+  points lower, and peers about 0.15 lower, than full-time ones of the same performance (found
+  in organisations large enough to have enough part-timers). KPI results show no such gaps
+  (the KPIs are drawn independently of every attribute);
 - "not observed": customers often do not observe collaboration and ownership; peers sometimes
   do not observe a competency.
 
@@ -84,6 +87,10 @@ CUSTOMER_FACING = frozenset({"SALES", "CS"})
 SEVERE_LEAD, LENIENT_LEAD, LEAD_STRIDE = 1, 4, 8
 SEVERE_SHIFT, LENIENT_SHIFT = -1.1, 0.9
 PART_TIME_MANAGER_SHIFT, PART_TIME_PEER_SHIFT = -0.4, -0.15
+# The group disparity planted in one department: women in Sales rated lower by their managers
+# and peers than their performance warrants (their KPIs show no such gap).
+PLANTED_FUNCTION, PLANTED_GENDER = "SALES", "female"
+PLANTED_MANAGER_SHIFT, PLANTED_PEER_SHIFT = -1.3, -1.1
 
 # Approximate stored size of each event, to fill the seed's ~2 MB transactions.
 STARTED_BYTES, ASSIGNED_BYTES, INVITED_BYTES = 450, 380, 420
@@ -273,6 +280,7 @@ class Person:
     team_lead: bool
     contract: str
     skill: float  # the centre the person's KPI readings are drawn around (about 0.35-1.35)
+    gender: str = ""
     kpi: list[Decimal | None] = field(default_factory=list)  # KPI score per quarter 1-4
     goals: list[Goal | None] = field(default_factory=list)  # a goal per quarter, for feedback
 
@@ -561,18 +569,26 @@ class ReviewSeeder:
         if rater.source is RaterSource.CUSTOMER:
             return rng.gauss(0.15, 0.35)
         assert rater.person is not None
-        part_time = reviewee.contract == "part_time" and self.plan.planted
+        planted = self.plan.planted
+        part_time = reviewee.contract == "part_time" and planted
+        singled_out = (
+            planted
+            and reviewee.function == PLANTED_FUNCTION
+            and reviewee.gender == PLANTED_GENDER
+        )
         if rater.source is RaterSource.MANAGER:
             shift = self.manager_shift.get(rater.person.id, 0.0)
             return (
                 self.leniency[rater.person.id]
                 + shift
                 + (PART_TIME_MANAGER_SHIFT if part_time else 0.0)
+                + (PLANTED_MANAGER_SHIFT if singled_out else 0.0)
             )
         return (
             0.1
             + 0.5 * self.leniency[rater.person.id]
             + (PART_TIME_PEER_SHIFT if part_time else 0.0)
+            + (PLANTED_PEER_SHIFT if singled_out else 0.0)
         )
 
     def ratings(self, person: Person, rater: _Rater, level: float) -> list[Rating]:

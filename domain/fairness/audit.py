@@ -52,9 +52,11 @@ from domain.fairness.data import SOURCES, BoolArray, FloatArray, IntArray, Ratin
 from domain.fairness.disparities import (
     DisparityParameters,
     DisparityReport,
+    SmallGroups,
     audit_disparities,
     group_people,
     membership_fingerprints,
+    without_small_cells,
 )
 from domain.fairness.rater_effects import (
     RATER_SOURCES,
@@ -78,6 +80,7 @@ from domain.fairness.reliability import (
 )
 from domain.fairness.report import (
     ADJUSTED_MEAN_RATING,
+    KPI_ADJUSTED_RATING,
     MEAN_RATING,
     CalibrationSummary,
     FairnessReport,
@@ -140,6 +143,10 @@ class DisparitySettings:
     four_fifths: float = 0.8
     correction: Correction = "holm"
     min_effect_size: float = 0.2
+    # The audit leaves people of too-small groups out of each grouping's comparison (see
+    # DisparityParameters.small_groups): one tiny category would otherwise force complementary
+    # suppression onto a large group and take the attribute's whole comparison down with it.
+    small_groups: SmallGroups = "exclude"
 
     def __post_init__(self) -> None:
         try:
@@ -166,6 +173,7 @@ class DisparitySettings:
             alpha=self.alpha,
             four_fifths=self.four_fifths,
             correction=self.correction,
+            small_groups=self.small_groups,
         )
 
 
@@ -460,7 +468,10 @@ def run_audit(inputs: AuditInputs, parameters: AuditParameters) -> FairnessRepor
         pre=pre.analysis,
         post=post.analysis,
         disparities=reports,
-        fingerprints={r.name: _published_fingerprints(subjects, r) for r in reports},
+        fingerprints={
+            r.name: _published_fingerprints(subjects, r, parameters.disparities.small_groups)
+            for r in reports
+        },
     )
 
 
@@ -564,6 +575,10 @@ def _analyse(
     measures = _rating_measures(
         ratings, leniency, subject_of, len(subjects.ids), parameters.adjust_for_severity
     )
+    if subjects.kpi is not None:
+        adjusted = kpi_adjusted(measures[MEAN_RATING], np.asarray(subjects.kpi, dtype=np.float64))
+        if adjusted is not None:
+            measures[KPI_ADJUSTED_RATING] = adjusted
     return _Analysed(analysis, measures, gaps)
 
 
@@ -647,6 +662,24 @@ def _rating_measures(
         offset = shrunk[ratings.source[rated] * n_raters + ratings.rater[rated]]
         measures[ADJUSTED_MEAN_RATING] = _per_subject(reviewee, value - offset, subject_of, people)
     return measures
+
+
+def kpi_adjusted(rating: FloatArray, kpi: FloatArray) -> FloatArray | None:
+    """Each person's mean rating less the rating their KPI result predicts, plus the overall
+    mean rating (so the scale stays the rating scale): the residual of a least-squares line of
+    mean rating on KPI over everyone with both. None with fewer than three such people or KPI
+    results that do not vary (no line to draw)."""
+    both = np.isfinite(rating) & np.isfinite(kpi)
+    if int(both.sum()) < 3:
+        return None
+    x, y = kpi[both], rating[both]
+    spread = float(np.var(x))
+    if spread <= 0.0:
+        return None
+    slope = float(np.mean((x - x.mean()) * (y - y.mean()))) / spread
+    adjusted = np.full(rating.shape, np.nan)
+    adjusted[both] = y - slope * (x - x.mean())
+    return adjusted
 
 
 def _per_subject(
@@ -788,9 +821,13 @@ def _calibration(submitted: Ratings, calibrated: Ratings, changed: BoolArray) ->
     )
 
 
-def _published_fingerprints(subjects: Subjects, report: DisparityReport) -> dict[str, Fingerprint]:
+def _published_fingerprints(
+    subjects: Subjects, report: DisparityReport, small_groups: SmallGroups
+) -> dict[str, Fingerprint]:
     """label -> (head count, membership digest) of the cells the report publishes."""
     grouping = group_people(subjects, report.attributes)
+    if small_groups == "exclude":
+        grouping = without_small_cells(grouping, report.min_size)
     prints = membership_fingerprints(subjects, grouping)
     return {
         decision.label: fingerprint

@@ -128,6 +128,7 @@ class Subjects:
     ``groups`` maps an attribute name (department, gender, location, tenure_band, ...) to each
     person's value, ``None`` where unknown (such people are left out of that attribute's
     comparisons, and counted as left out). ``score`` is the final score (NaN where none),
+    ``kpi`` the KPI result (optional, NaN where none),
     ``tier`` the tier label (None where none), ``selections`` maps an outcome name (a tier such
     as ``tier:exceeds`` or a reward kind such as ``reward:bonus``) to who was selected into it.
     """
@@ -136,6 +137,9 @@ class Subjects:
     groups: Mapping[str, Sequence[str | None]]
     score: FloatArray
     selections: Mapping[str, BoolArray] = field(default_factory=dict)
+    # Each person's KPI result (NaN where none): with it, the audit also compares ratings
+    # adjusted for results (what people were rated, against what their KPIs warranted).
+    kpi: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -144,6 +148,8 @@ class Subjects:
         for name, values in self.groups.items():
             if len(values) != n:
                 raise ValueError(f"group attribute {name} has {len(values)} entries, not {n}")
+        if self.kpi is not None and len(self.kpi) != n:
+            raise ValueError(f"kpi has {len(self.kpi)} entries, not {n}")
         for name, selected in self.selections.items():
             if len(selected) != n:
                 raise ValueError(f"selection {name} has {len(selected)} entries, not {n}")

@@ -101,6 +101,7 @@ _BATCH = 64
 _TIE_TOLERANCE = 1e-9
 
 PublishedCells = Mapping[str, frozenset[str]]
+SmallGroups = Literal["exclude", "suppress"]
 
 
 # -- parameters ---------------------------------------------------------------------------------
@@ -118,8 +119,19 @@ class DisparityParameters:
     alpha: float = 0.05
     four_fifths: float = 0.8
     correction: Correction = "holm"
+    # "exclude": people in a cell smaller than the minimum are left out of the grouping's
+    # comparison altogether (counted with the unknowns), so no published figure includes them
+    # and no other cell needs suppressing to protect them; "suppress": they stay in the rest and
+    # the totals, and complementary suppression protects them (which, with one tiny category,
+    # can take a whole attribute's comparison down with it).
+    small_groups: SmallGroups = "suppress"
 
     def __post_init__(self) -> None:
+        if self.small_groups not in ("exclude", "suppress"):
+            raise InvalidInput(
+                f"small_groups must be exclude or suppress, not {self.small_groups!r}",
+                field="small_groups",
+            )
         _check_whole(self.seed, "seed", low=0)
         _check_whole(self.min_group_size, "min_group_size", low=2)
         _check_whole(self.min_intersection_size, "min_intersection_size", low=self.min_group_size)
@@ -208,6 +220,25 @@ def group_people(subjects: Subjects, attributes: str | Sequence[str]) -> Groupin
     )
     sizes = np.bincount(cell[known], minlength=present.size).astype(np.int64)
     return Grouping(names, cells, cell, sizes, int(people - known.sum()))
+
+
+def without_small_cells(grouping: Grouping, min_size: int) -> Grouping:
+    """The grouping with the people of cells smaller than ``min_size`` left out (counted in
+    ``excluded_unknown``: unknown value or a group too small to show)."""
+    small = grouping.sizes < min_size
+    if not small.any():
+        return grouping
+    keep = np.flatnonzero(~small)
+    renumber = np.full(len(grouping.sizes) + 1, -1, dtype=np.int64)  # last slot: cell -1
+    renumber[keep] = np.arange(keep.size)
+    cell = renumber[grouping.cell]
+    return Grouping(
+        grouping.attributes,
+        tuple(grouping.cells[i] for i in keep),
+        cell,
+        grouping.sizes[keep],
+        grouping.excluded_unknown + int(grouping.sizes[small].sum()),
+    )
 
 
 def _attribute_names(subjects: Subjects, attributes: str | Sequence[str]) -> tuple[str, ...]:
@@ -446,6 +477,8 @@ def audit_disparities(
     prepared = []
     for attributes in groupings:
         grouping = group_people(subjects, attributes)
+        if parameters.small_groups == "exclude":
+            grouping = without_small_cells(grouping, parameters.min_size(len(grouping.attributes)))
         prepared.append(
             _prepare(
                 inputs,

@@ -89,6 +89,7 @@ FlagKind = Literal[
     "score disparity",
     "rating disparity",
     "adjusted rating disparity",
+    "kpi-adjusted rating disparity",
     "selection disparity",
 ]
 
@@ -96,10 +97,15 @@ VERSIONS: tuple[Version, ...] = ("pre", "post")
 # The per-person rating measures tested for group disparities, before and after calibration.
 MEAN_RATING = "mean_rating"
 ADJUSTED_MEAN_RATING = "adjusted_mean_rating"
-RATING_MEASURES: tuple[str, ...] = (MEAN_RATING, ADJUSTED_MEAN_RATING)
+# The mean rating less what the person's KPI result predicts (a least-squares line over everyone
+# with both), plus the overall mean: a group rated below what its results warrant shows here even
+# when it performs better than others and its plain mean rating looks like everyone's.
+KPI_ADJUSTED_RATING = "kpi_adjusted_rating"
+RATING_MEASURES: tuple[str, ...] = (MEAN_RATING, ADJUSTED_MEAN_RATING, KPI_ADJUSTED_RATING)
 _MEASURE_FLAG: Mapping[str, FlagKind] = {
     MEAN_RATING: "rating disparity",
     ADJUSTED_MEAN_RATING: "adjusted rating disparity",
+    KPI_ADJUSTED_RATING: "kpi-adjusted rating disparity",
 }
 _DECIMALS = 9
 

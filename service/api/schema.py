@@ -20,6 +20,7 @@ from service.api import (
     audit,
     audit_trail,
     explain,
+    fairness,
     feedback,
     mutations,
     queries,
@@ -41,6 +42,7 @@ Query = merge_types(
         audit_trail.AuditTrailQuery,
         as_of.AsOfQuery,
         explain.ExplainQuery,
+        fairness.FairnessQuery,
     ),
 )
 Mutation = merge_types(
@@ -50,6 +52,7 @@ Mutation = merge_types(
         feedback.FeedbackMutation,
         rewards.RewardMutation,
         review_mutations.ReviewMutation,
+        fairness.FairnessMutation,
     ),
 )
 
