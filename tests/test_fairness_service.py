@@ -5,22 +5,36 @@ happened since, a clean organisation flags nothing, and bad requests are refused
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import psycopg
 import pytest
+from psycopg import sql
 
+from domain.fairness.audit import AuditParameters
+from domain.fairness.report import flags
 from domain.provenance import Provenance, Role
+from service import fairness
 from service.application import Perfledger
+from service.bootstrap import build, build_application
 from service.database import Database
 from service.seed import seed_organisation
-from service.seed_reviews import DEMO, LEAD_STRIDE, LENIENT_LEAD, SEVERE_LEAD, cycle_id_for
+from service.seed_reviews import (
+    CLEAN,
+    DEMO,
+    LEAD_STRIDE,
+    LENIENT_LEAD,
+    SEVERE_LEAD,
+    cycle_id_for,
+)
 from tests.conftest import make_settings
 from tests.e2e import HR_PERSON, Server, running
-from tests.helpers import position
+from tests.helpers import catch_up, position
 
 EMPLOYEES = 160
 SEED = 5
@@ -28,6 +42,7 @@ THROUGH = date(2026, 8, 31)  # Q1 and Q2 closed and calibrated, Q3 open
 Q2 = str(cycle_id_for(SEED, "2026-Q2"))
 HR = Provenance("hr-1", Role.HR, "test", "fairness check")
 BY = ["division", "gender"]
+BY_T = ("division", "gender")
 CROSSED = "division \N{MULTIPLICATION SIGN} gender"  # how the report names an intersection
 SALES_WOMEN = "SALES \N{MULTIPLICATION SIGN} female"
 
@@ -214,3 +229,53 @@ async def test_small_groups_are_left_out_or_suppressed(server: Server) -> None:
     for grouping in report["disparities"]:
         published = {c["label"] for c in grouping["counts"]}
         assert not published & {g["label"] for g in suppressed}
+
+
+async def test_a_clean_organisation_shows_no_bias_and_raters_only_by_chance(
+    admin_database: Database,
+) -> None:
+    """The seed without its planted effects (same draws otherwise), several organisations: no
+    rating bias is found, no group of an attribute unrelated to performance is flagged, and
+    raters are flagged at most at chance level."""
+    flagged: list[list[tuple[str, str, str]]] = []
+    for seed in (31, 32, 33):
+        name = f"t_clean_{seed}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        database = admin_database.with_dbname(name)
+        try:
+            app = build_application(database, make_settings())
+            try:
+                seed_organisation(
+                    app, employees=EMPLOYEES, seed=seed, through=THROUGH, reviews=CLEAN
+                )
+            finally:
+                app.close()
+            services = await build(make_settings(), database)
+            try:
+                await catch_up(services)
+                parameters = AuditParameters(
+                    group_by=("division", "gender", "contract"), seed=seed, intersections=(BY_T,)
+                )
+                run = await fairness.compute(
+                    services, cycle_id_for(seed, "2026-Q2"), parameters, None
+                )
+            finally:
+                await services.stop()
+            flagged.append([(f.kind, f.attribute, f.subject) for f in flags(run.report)])
+        finally:
+            with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+    # Nothing was planted: no group finding at all, and rater findings at chance level only
+    # (each family is held at 5%; three audits of five rater families each).
+    findings = [f for audit in flagged for f in audit]
+    # Ratings below what people's results warrant: the bias the seed plants; here, none.
+    assert [f for f in findings if f[0] == "kpi-adjusted rating disparity"] == [], flagged
+    # Gender and contract are drawn independently of performance and of every rating.
+    assert [f for f in findings if f[1] in ("gender", "contract")] == [], flagged
+    # (Divisions do differ in results and so in scores and ratings: the seed gives each
+    # function its own performance level. Those findings are true, not false, positives.)
+    raters = [f for f in findings if "disparity" not in f[0]]
+    assert len(raters) <= 2, flagged
