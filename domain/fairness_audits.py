@@ -37,6 +37,7 @@ class FairnessAudit(Aggregate):
         digest: str,
         fingerprints: Fingerprints,
         flags: int,
+        earlier: list[UUID],
         provenance: Provenance,
     ) -> None:
         self.cycle_id = cycle_id
@@ -46,6 +47,7 @@ class FairnessAudit(Aggregate):
         self.digest = digest
         self.fingerprints = fingerprints
         self.flags = flags
+        self.earlier = earlier  # the audits whose published cells this one was compared with
         self.provenance = provenance
 
     @classmethod
@@ -60,6 +62,7 @@ class FairnessAudit(Aggregate):
         digest: str,
         fingerprints: Fingerprints,
         flags: int,
+        earlier: list[UUID],
         provenance: Provenance,
     ) -> FairnessAudit:
         if provenance.actor_role not in AUDIT_ROLES:
@@ -77,5 +80,6 @@ class FairnessAudit(Aggregate):
             digest=digest,
             fingerprints=fingerprints,
             flags=flags,
+            earlier=earlier,
             provenance=provenance,
         )

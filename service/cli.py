@@ -1,4 +1,4 @@
-"""perfledger: serve, project, rebuild, replay, seed, token, keygen, schema, audit."""
+"""perfledger: serve, project, rebuild, replay, seed, token, keygen, schema, audit, fairness."""
 
 from __future__ import annotations
 
@@ -253,6 +253,38 @@ def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     replay.set_defaults(run=replay_command)
 
 
+def fairness_command(args: argparse.Namespace) -> int:
+    from service.fairness_cli import main as fairness_main
+
+    return fairness_main(_settings(), args)
+
+
+def _add_fairness(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    fair = commands.add_parser(
+        "fairness",
+        help="a review cycle's fairness audit (rater effects, reliability, group disparities) "
+        "as JSON and HTML; recorded so it can be re-run to the same digest",
+    )
+    fair.add_argument("--cycle", help="the cycle's id, or its period (2026-Q2)")
+    fair.add_argument(
+        "--group-by", default="department", help="attributes, comma-separated (department)"
+    )
+    fair.add_argument(
+        "--intersect",
+        action="append",
+        metavar="A:B",
+        help="an intersection of attributes to compare too (repeatable)",
+    )
+    fair.add_argument("--seed", type=int, default=1, help="seeds the permutation tests")
+    when = fair.add_mutually_exclusive_group()
+    when.add_argument("--as-of", type=_moment, metavar="TIME")
+    when.add_argument("--position", type=int, metavar="P")
+    when.add_argument("--rerun", metavar="AUDIT_ID", help="run a recorded audit again")
+    fair.add_argument("--out", default=".", metavar="DIR", help="where to write (.)")
+    fair.add_argument("--no-record", action="store_true", help="compute only; record nothing")
+    fair.set_defaults(run=fairness_command)
+
+
 def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="tamper evidence: verify or export the hash chain")
     actions = audit.add_subparsers(dest="audit_command", required=True)
@@ -317,6 +349,7 @@ def parser() -> argparse.ArgumentParser:
     schema_parser.set_defaults(run=schema_command)
     _add_audit(commands)
     _add_replay(commands)
+    _add_fairness(commands)
     return root
 
 

@@ -28,11 +28,13 @@ from uuid import UUID
 
 import asyncpg
 import numpy as np
+from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import InvalidInput, NotFound
 from domain.fairness import audit as method
 from domain.fairness import report as reporting
 from domain.fairness.data import Ratings, RatingScale, Subjects
+from domain.fairness_audits import FairnessAudit
 from domain.periods import Period
 from domain.provenance import Provenance
 from service.as_of import Subject, replayed
@@ -60,11 +62,7 @@ WHERE a.cycle_id = $1
 ORDER BY a.reviewee_id
 """
 _REWARDS = "SELECT employee_id, kind FROM rewards WHERE cycle_id = $1 AND NOT revoked"
-_EARLIER = """
-SELECT fingerprints FROM fairness_audits
-WHERE cycle_id = $1 AND position < $2
-ORDER BY position
-"""
+_EARLIER = "SELECT id FROM fairness_audits WHERE cycle_id = $1 ORDER BY position"
 
 
 def tenure_band(hired: date, at: date) -> str:
@@ -211,16 +209,29 @@ class AuditRun:
     attributes: tuple[str, ...]
     recorded_digest: str | None = None  # a re-run: what the recorded run's report hashed to
     recorded_at_position: int | None = None  # where the audit's event went in the log
+    inputs: CycleInputs | None = None  # what it read (for the HTML report's distributions)
+    earlier: tuple[UUID, ...] = ()  # the recorded audits it compared its cells with
 
     @property
     def reproduced(self) -> bool | None:
         return None if self.recorded_digest is None else self.recorded_digest == self.digest
 
 
-async def _previous(services: Any, cycle_id: UUID, before: int) -> list[Any]:
+async def _earlier_audits(services: Any, cycle_id: UUID) -> list[UUID]:
+    """The audits recorded for the cycle so far (whose published cells a new one must not
+    difference against), as the read models list them."""
     async with services.read_pool.acquire() as conn:
-        rows = await conn.fetch(_EARLIER, cycle_id, before)
-    return [json.loads(r["fingerprints"]) for r in rows]
+        rows = await conn.fetch(_EARLIER, cycle_id)
+    return [UUID(str(r["id"])) for r in rows]
+
+
+async def _fingerprints_of(services: Any, audits: Sequence[UUID]) -> list[Any]:
+    """Their published cells' fingerprints, from the log itself (the truth, never lagging)."""
+
+    def load() -> list[Any]:
+        return [services.app.repository.get(a).fingerprints for a in audits]
+
+    return list(await asyncio.to_thread(load))
 
 
 async def compute(
@@ -229,9 +240,11 @@ async def compute(
     parameters: method.AuditParameters,
     position: int | None,
     *,
-    earlier_than: int | None = None,
+    earlier: Sequence[UUID] | None = None,
 ) -> AuditRun:
-    """The audit of ``cycle_id`` as of ``position`` (None: now), not recorded."""
+    """The audit of ``cycle_id`` as of ``position`` (None: now), not recorded. ``earlier``: the
+    recorded audits whose published cells the differencing rule compares with (None: all the
+    cycle's audits recorded so far)."""
     async with snapshot(services, cycle_id, position) as (conn, at):
         inputs = await read_inputs(conn, cycle_id, at)
     used = {a for grouping in parameters.groupings for a in grouping}
@@ -242,7 +255,9 @@ async def compute(
             f"{', '.join(inputs.attributes)}",
             field="groupBy",
         )
-    previous = await _previous(services, cycle_id, earlier_than or 2**62)
+    if earlier is None:
+        earlier = await _earlier_audits(services, cycle_id)
+    previous = await _fingerprints_of(services, earlier)
     audit_inputs = method.AuditInputs(
         submitted=inputs.submitted,
         calibrated=inputs.calibrated,
@@ -259,6 +274,8 @@ async def compute(
         report,
         reporting.report_digest(report),
         inputs.attributes,
+        inputs=inputs,
+        earlier=tuple(earlier),
     )
 
 
@@ -287,6 +304,7 @@ async def run_and_record(
         digest=run.digest,
         fingerprints=fingerprints,
         flags=len(reporting.flags(run.report)),
+        earlier=list(run.earlier),
     )
     return AuditRun(
         audit_id,
@@ -297,29 +315,35 @@ async def run_and_record(
         run.digest,
         run.attributes,
         recorded_at_position=receipt.position,
+        inputs=run.inputs,
+        earlier=run.earlier,
     )
 
 
 async def rerun(services: Any, audit_id: UUID) -> AuditRun:
-    """A recorded audit computed again from what it recorded: as of its position, with its
-    parameters and seed, against the cells published before it."""
-    async with services.read_pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT * FROM fairness_audits WHERE id = $1", audit_id)
-    if row is None:
+    """A recorded audit computed again from what its event holds (read from the log, not from a
+    read model): as of its position, with its parameters and seed, against the cells of the same
+    earlier audits."""
+
+    def load() -> FairnessAudit | None:
+        try:
+            found = services.app.repository.get(audit_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, FairnessAudit) else None
+
+    recorded = await asyncio.to_thread(load)
+    if recorded is None:
         raise NotFound(f"fairness audit {audit_id} was not recorded", field="auditId")
-    if row["method_version"] != method.METHOD_VERSION:
+    if recorded.method_version != method.METHOD_VERSION:
         raise InvalidInput(
-            f"audit {audit_id} ran method {row['method_version']}; this release has "
+            f"audit {audit_id} ran method {recorded.method_version}; this release has "
             f"{method.METHOD_VERSION} and cannot reproduce it",
             field="auditId",
         )
-    parameters = method.AuditParameters.from_json(json.loads(row["parameters"]))
+    parameters = method.AuditParameters.from_json(recorded.parameters)
     run = await compute(
-        services,
-        row["cycle_id"],
-        parameters,
-        row["as_of_position"],
-        earlier_than=row["position"],
+        services, recorded.cycle_id, parameters, recorded.position, earlier=recorded.earlier
     )
     return AuditRun(
         audit_id,
@@ -329,5 +353,7 @@ async def rerun(services: Any, audit_id: UUID) -> AuditRun:
         run.report,
         run.digest,
         run.attributes,
-        recorded_digest=row["digest"],
+        recorded_digest=recorded.digest,
+        inputs=run.inputs,
+        earlier=run.earlier,
     )

@@ -27,6 +27,7 @@ class FairnessCommands(CommandsBase):
         digest: str,
         fingerprints: Fingerprints,
         flags: int,
+        earlier: list[UUID],
     ) -> Receipt:
         def decide() -> Decision:
             self._load(ReviewCycle, cycle_id, "review cycle", "cycleId")
@@ -41,6 +42,7 @@ class FairnessCommands(CommandsBase):
                 digest=digest,
                 fingerprints=fingerprints,
                 flags=flags,
+                earlier=earlier,
                 provenance=provenance,
             )
             return [audit], audit.id, audit.version

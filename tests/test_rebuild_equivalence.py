@@ -189,6 +189,7 @@ def record_what_the_seed_does_not(app: Perfledger) -> None:
         digest="0" * 64,
         fingerprints={"department": {"SALES": [12, "ab" * 32]}},
         flags=0,
+        earlier=[],
     )
 
 
