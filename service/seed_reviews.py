@@ -572,9 +572,7 @@ class ReviewSeeder:
         planted = self.plan.planted
         part_time = reviewee.contract == "part_time" and planted
         singled_out = (
-            planted
-            and reviewee.function == PLANTED_FUNCTION
-            and reviewee.gender == PLANTED_GENDER
+            planted and reviewee.function == PLANTED_FUNCTION and reviewee.gender == PLANTED_GENDER
         )
         if rater.source is RaterSource.MANAGER:
             shift = self.manager_shift.get(rater.person.id, 0.0)
