@@ -186,6 +186,12 @@ class Projector:
             if handler is not None:
                 handler(domain_event, position)
 
+    async def write_rows(self, conn: asyncpg.Connection) -> None:
+        """Write the rows the applied events changed, and nothing else: no tracking, no
+        savepoint (an as-of replay writes into temporary tables and rolls them back)."""
+        for model in self.models:
+            await model.flush(conn)
+
     async def commit(self, conn: asyncpg.Connection, last_position: int) -> None:
         """Write what the applied events changed and move the tracking position, atomically."""
         assert self.position is not None

@@ -346,9 +346,8 @@ async def written(
         transaction = conn.transaction()
         await transaction.start()
         try:
-            await conn.execute("UPDATE pg_temp.projection_tracking SET position = 0")
             connection: asyncpg.Connection = conn  # type: ignore[assignment]
-            await projector.commit(connection, position)
+            await projector.write_rows(connection)
             yield connection
         finally:
             await transaction.rollback()
