@@ -170,6 +170,17 @@ class ScorecardsModel:
             breakdown_json(kpi),
         )
 
+    def row(self, owner_id: UUID, period: str) -> dict[str, Any] | None:
+        """The scorecard row the next flush would write for (owner, period), by column name as
+        the table has it, or None when there is none (an as-of scorecard is read from here,
+        without writing the table)."""
+        position = self._changed().get((owner_id, period))
+        if position is None:
+            return None
+        values = (*self.compute(owner_id, period), position)
+        names = [name.removesuffix("_json") for name, _ in _COLUMNS]
+        return dict(zip(names, values, strict=True))
+
     async def flush(self, conn: asyncpg.Connection) -> None:
         changed = self._changed()
         rows = [

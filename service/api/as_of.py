@@ -22,6 +22,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as StrawberryInfo
 
 from domain.errors import DomainError
+from projections.projector import Projector
 from service.api.context import Context
 from service.api.errors import QueryError
 from service.api.types import Info
@@ -43,7 +44,7 @@ AsOfPosition = Annotated[
     ),
 ]
 
-AS_OF_ACQUIRE_SECONDS = 10.0
+AS_OF_SECONDS = 10.0  # the longest a request waits for an as-of connection
 
 
 class _OneConnection:
@@ -57,6 +58,59 @@ class _OneConnection:
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         async with self._lock:
             yield self._conn
+
+
+class PastView:
+    """A subject's read models as of a moment, for one request.
+
+    The replayed projector is at hand at once (``projector``: the in-memory rows, which a
+    scorecard is answered from directly); the temporary tables that the usual SQL reads are
+    written only when a resolver first needs them (``materialise``), on a connection held until
+    the request ends.
+    """
+
+    as_of = True  # see service.api.past_reads
+
+    def __init__(self, base: Context, projector: Projector, when: AsOfPoint) -> None:
+        self.base = base
+        self.projector = projector
+        self.when = when
+        self._info: Info | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def context(self) -> Context:
+        if self._info is None:
+            raise RuntimeError("the as-of view is not materialised; await materialise() first")
+        return self._info.context
+
+    async def materialise(self) -> Info:
+        async with self._lock:
+            if self._info is None:
+                self._info = await self._written()
+            return self._info
+
+    async def _written(self) -> Info:
+        base, services = self.base, self.base.services
+        assert services.as_of_pool is not None
+        try:
+            replayed = await base.request_scope.enter_async_context(
+                written(services.as_of_pool, self.projector, self.when.position, AS_OF_SECONDS)
+            )
+        except TimeoutError:
+            raise QueryError(
+                "AS_OF_BUSY",
+                "every as-of connection is in use (too many as-of views at once); try again",
+            ) from None
+        view = Context(
+            services=services,
+            viewer=base.viewer,
+            correlation_id=base.correlation_id,
+            external=base.external,
+            read_source=cast(asyncpg.Pool, _OneConnection(replayed)),
+        )
+        view.visibility = base.visibility  # today's rules, and their cache, for the past too
+        return cast(Info, _PastInfo(view))
 
 
 @dataclass
@@ -87,19 +141,17 @@ async def point(context: Context, at: datetime | None, position: int | None) -> 
         raise QueryError(error.code, error.message) from None
 
 
-async def past(
+async def past_view(
     info: Info,
     subject: Subject,
     at: datetime | None,
     position: int | None,
     *,
     department_members_of: list[UUID] | None = None,
-) -> Info | None:
+) -> PastView | None:
     """None when neither ``at`` nor ``position`` is given (the live read models answer);
-    otherwise an Info reading ``subject``'s read models as of that moment.
-
-    ``department_members_of``: departments whose members at that moment join the subject.
-    """
+    otherwise ``subject``'s read models as of that moment (one view per subject and moment per
+    request). ``department_members_of``: departments whose members then join the subject."""
     if at is None and position is None:
         return None
     context = info.context
@@ -115,31 +167,27 @@ async def past(
             )
         key = (subject.key, when.position)
         known = context.as_of_views.get(key)
-        if known is not None:
-            return cast(Info, known)
+        if isinstance(known, PastView):
+            return known
         assert services.replays is not None
-        assert services.as_of_pool is not None
         projector = await services.replays.projector(conn, subject, when.position)
-    try:
-        replayed = await context.request_scope.enter_async_context(
-            written(services.as_of_pool, projector, when.position, AS_OF_ACQUIRE_SECONDS)
-        )
-    except TimeoutError:
-        raise QueryError(
-            "AS_OF_BUSY",
-            "every as-of connection is in use (too many as-of views at once); try again",
-        ) from None
-    view = Context(
-        services=services,
-        viewer=context.viewer,
-        correlation_id=context.correlation_id,
-        external=context.external,
-        read_source=cast(asyncpg.Pool, _OneConnection(replayed)),
-    )
-    view.visibility = context.visibility  # today's rules, and their cache, for the past too
-    shim = _PastInfo(view)
-    context.as_of_views[key] = shim
-    return cast(Info, shim)
+    view = PastView(context, projector, when)
+    context.as_of_views[key] = view
+    return view
+
+
+async def past(
+    info: Info,
+    subject: Subject,
+    at: datetime | None,
+    position: int | None,
+    *,
+    department_members_of: list[UUID] | None = None,
+) -> Info | None:
+    """As ``past_view``, materialised: an Info whose read functions run their usual SQL on the
+    replayed read models."""
+    view = await past_view(info, subject, at, position, department_members_of=department_members_of)
+    return None if view is None else await view.materialise()
 
 
 async def employee_view(

@@ -9,7 +9,7 @@ a scorecard's rule set, a department's own goals) ask ``view_of`` instead of usi
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 _VIEW = "_read_with"
 T = TypeVar("T")
@@ -37,3 +37,13 @@ def view_of(obj: object, info: T) -> T:
     """The Info to read ``obj``'s nested fields with: the as-of view it came from, if any."""
     view: T | None = getattr(obj, _VIEW, None)
     return info if view is None else view
+
+
+async def read_with(obj: object, info: T) -> T:
+    """``view_of``, with an as-of view's temporary tables written first if they are not yet
+    (a scorecard answered from memory writes them only if a nested field needs SQL)."""
+    view: Any = view_of(obj, info)
+    materialise = getattr(view, "materialise", None)
+    if materialise is not None:
+        view = await materialise()
+    return cast(T, view)

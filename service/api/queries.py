@@ -10,7 +10,8 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.goals import GoalStatus
-from service.api.as_of import AsOf, AsOfPosition, employee_view, past_department
+from domain.periods import Period
+from service.api.as_of import AsOf, AsOfPosition, employee_view, past_department, past_view
 from service.api.errors import QueryError
 from service.api.pagination import (
     Connection,
@@ -29,6 +30,7 @@ from service.api.scorecards import (
     scorecard_for,
 )
 from service.api.types import Department, Employee, Goal, GoalStatusType, Info, PageInfo, RoleType
+from service.as_of import Subject
 
 MinPosition = Annotated[
     int | None,
@@ -235,9 +237,18 @@ class Query:
     ) -> Scorecard | None:
         await _reach(info, min_position)
         employee = parse_id(employee_id, "employeeId")
-        info = await employee_view(info, employee, as_of, as_of_position)
+        past = await past_view(info, Subject(frozenset({employee})), as_of, as_of_position)
+        if past is not None:
+            # As of a moment: straight from the replayed rows, no temporary tables needed.
+            if not await info.context.visibility.sees(employee):
+                raise QueryError("FORBIDDEN", "your role does not allow you to see this scorecard")
+            try:
+                row = past.projector.scorecards.row(employee, str(Period.parse(period)))
+            except DomainError as error:
+                raise QueryError(error.code, error.message) from None
+            return remember(None if row is None else Scorecard.from_row(row), past)
         try:
-            return remember(await scorecard_for(info.context, employee, period), info)
+            return await scorecard_for(info.context, employee, period)
         except DomainError as error:
             raise QueryError(error.code, error.message) from None
 

@@ -31,7 +31,7 @@ import strawberry
 from domain.reviews import CycleStatus, RaterSource
 from projections.rules import reward_spec_from_dict
 from service.api.pagination import Connection
-from service.api.past_reads import remember, view_of
+from service.api.past_reads import read_with, remember
 from service.api.reward_types import RaterSourceType, RewardSpecType
 from service.api.types import Department, Employee, Info
 
@@ -515,7 +515,7 @@ class Appraisal:
     async def scorecard(self, info: Info) -> CycleScorecard | None:
         from service.api.reviews import cycle_scorecard
 
-        view = view_of(self, info)
+        view = await read_with(self, info)
         return remember(await cycle_scorecard(view, UUID(self.cycle_id), self.reviewee_id), view)
 
 

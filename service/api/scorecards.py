@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -14,7 +15,7 @@ import strawberry
 from domain.goals import OwnerKind, Perspective
 from domain.periods import Period
 from service.api.errors import QueryError
-from service.api.past_reads import remember, view_of
+from service.api.past_reads import read_with, remember
 from service.api.rules import RuleSetVersion
 from service.api.types import Department, Employee, Info, OwnerKindType, PerspectiveType
 
@@ -65,7 +66,7 @@ class Scorecard:
     preloaded_employee: strawberry.Private[Employee | None] = None
 
     @classmethod
-    def from_row(cls, r: asyncpg.Record) -> Scorecard:
+    def from_row(cls, r: asyncpg.Record | Mapping[str, Any]) -> Scorecard:
         return cls(
             owner_id=strawberry.ID(str(r["owner_id"])),
             owner_kind=OwnerKind(r["owner_kind"]),
@@ -110,7 +111,7 @@ class Scorecard:
 
     @strawberry.field(description="The rule-set version the score was computed under.")
     async def rule_set(self, info: Info) -> RuleSetVersion | None:
-        loaders = view_of(self, info).context.loaders
+        loaders = (await read_with(self, info)).context.loaders
         return await loaders.rule_set.load(self.rule_set_version)
 
 
@@ -153,10 +154,10 @@ class DepartmentScorecard:
 
     @strawberry.field(description="The scorecard of the department's own goals.")
     async def department_goals(self, info: Info) -> Scorecard | None:
-        loaders = view_of(self, info).context.loaders
+        view = await read_with(self, info)
         return remember(
-            await loaders.scorecard.load((UUID(self.department.id), self.period)),
-            getattr(self, "_read_with", None),
+            await view.context.loaders.scorecard.load((UUID(self.department.id), self.period)),
+            view,
         )
 
 
