@@ -29,7 +29,7 @@ from service.api.types import Info
 AUDIT_ROLES = frozenset({Role.HR, Role.AUDITOR, Role.ADMIN})
 
 
-def _require_auditor(info: Info) -> None:
+def require_auditor(info: Info) -> None:
     if info.context.external is not None or info.context.viewer.role not in AUDIT_ROLES:
         raise forbidden("fairness audits (hr, auditors and admins only)")
 
@@ -361,7 +361,7 @@ class FairnessQuery:
         as_of: AsOf = None,
         as_of_position: AsOfPosition = None,
     ) -> FairnessAuditReport:
-        _require_auditor(info)
+        require_auditor(info)
         chosen = parameters_from(group_by, parameters)
         position = await _position(info, as_of, as_of_position)
         run = await _guarded(
@@ -376,7 +376,7 @@ class FairnessQuery:
     async def rerun_fairness_audit(
         self, info: Info, audit_id: strawberry.ID
     ) -> FairnessAuditReport:
-        _require_auditor(info)
+        require_auditor(info)
         run = await _guarded(fairness.rerun(info.context.services, parse_id(audit_id, "auditId")))
         return report_of(run)
 
@@ -384,7 +384,7 @@ class FairnessQuery:
     async def fairness_audits(
         self, info: Info, cycle_id: strawberry.ID
     ) -> list[RecordedFairnessAudit]:
-        _require_auditor(info)
+        require_auditor(info)
         async with info.context.pool.acquire() as conn:
             rows = await conn.fetch(
                 "SELECT * FROM fairness_audits WHERE cycle_id = $1 ORDER BY position",
@@ -422,7 +422,7 @@ class FairnessMutation:
         as_of: AsOf = None,
         as_of_position: AsOfPosition = None,
     ) -> FairnessAuditReport:
-        _require_auditor(info)
+        require_auditor(info)
         chosen = parameters_from(group_by, parameters)
         position = await _position(info, as_of, as_of_position)
         run = await _guarded(

@@ -27,6 +27,7 @@ from service.api import (
     review_mutations,
     reviews,
     rewards,
+    whatif,
 )
 from service.api.errors import should_mask
 
@@ -43,6 +44,7 @@ Query = merge_types(
         as_of.AsOfQuery,
         explain.ExplainQuery,
         fairness.FairnessQuery,
+        whatif.WhatIfQuery,
     ),
 )
 Mutation = merge_types(

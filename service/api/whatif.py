@@ -1,0 +1,166 @@
+"""``whatIf``: a review cycle's results under a pilot rule-set version beside production's
+(hr, auditors and admins). The comparison is computed from the facts, never stored; the CSV and
+JSON forms are the same comparison for export."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from uuid import UUID
+
+import strawberry
+
+from domain.errors import DomainError
+from service import fairness, whatif
+from service.api.as_of import AsOf, AsOfPosition, point
+from service.api.errors import QueryError
+from service.api.fairness import require_auditor
+from service.api.queries import parse_id
+from service.api.types import Info
+
+_SUBTREE = """
+WITH RECURSIVE tree AS (
+    SELECT id FROM departments WHERE id = ANY($1::uuid[])
+    UNION
+    SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
+)
+SELECT reviewee_id FROM appraisals WHERE cycle_id = $2 AND department_id IN (SELECT id FROM tree)
+"""
+
+
+@strawberry.type(description="One side of a comparison: a person's result under one rule set.")
+class WhatIfSide:
+    score: Decimal | None
+    tier: str | None
+    kpi_score: Decimal | None
+    review_score: Decimal | None
+    kpi_contribution: Decimal
+    review_contribution: Decimal
+    rewards: list[str] = strawberry.field(description="Tier rewards proposed, by rule key.")
+
+    @classmethod
+    def of(cls, o: whatif.Outcome) -> WhatIfSide:
+        return cls(
+            score=o.score,
+            tier=o.tier,
+            kpi_score=o.kpi_score,
+            review_score=o.review_score,
+            kpi_contribution=o.kpi_contribution,
+            review_contribution=o.review_contribution,
+            rewards=list(o.rewards),
+        )
+
+
+@strawberry.type(description="A person under production's rules and under the pilot's.")
+class WhatIfPerson:
+    employee_id: strawberry.ID
+    code: str
+    name: str
+    department: str
+    production: WhatIfSide
+    pilot: WhatIfSide
+    delta: Decimal | None = strawberry.field(description="Pilot score minus production score.")
+    calibrated_score: Decimal | None = strawberry.field(
+        description="The result hr calibrated under production (not part of either side)."
+    )
+
+
+@strawberry.type
+class TierComparison:
+    tier: str
+    production: int
+    pilot: int
+
+
+@strawberry.type(description="A cycle's results under two rule-set versions.")
+class WhatIfReport:
+    cycle_id: strawberry.ID
+    period: str
+    position: int
+    baseline_version: int
+    pilot_version: int
+    tiers: list[TierComparison]
+    moved_up: int
+    moved_down: int
+    people: list[WhatIfPerson]
+    csv: str = strawberry.field(description="The per-person comparison as CSV.")
+    json: str = strawberry.field(description="The whole comparison as JSON.")
+
+
+def report_of(result: whatif.WhatIf) -> WhatIfReport:
+    production, pilot = result.tier_counts("production"), result.tier_counts("pilot")
+    names = [*result.tiers, *sorted((set(production) | set(pilot)) - set(result.tiers))]
+    return WhatIfReport(
+        cycle_id=strawberry.ID(str(result.cycle_id)),
+        period=result.period,
+        position=result.position,
+        baseline_version=result.baseline_version,
+        pilot_version=result.pilot_version,
+        tiers=[TierComparison(tier=t, production=production[t], pilot=pilot[t]) for t in names],
+        moved_up=len(result.moved(1)),
+        moved_down=len(result.moved(-1)),
+        people=[
+            WhatIfPerson(
+                employee_id=strawberry.ID(str(p.employee_id)),
+                code=p.code,
+                name=p.name,
+                department=p.department,
+                production=WhatIfSide.of(p.production),
+                pilot=WhatIfSide.of(p.pilot),
+                delta=p.delta,
+                calibrated_score=p.calibrated_score,
+            )
+            for p in result.people
+        ],
+        csv=result.csv(),
+        json=json.dumps(whatif.as_json(result), separators=(",", ":")),
+    )
+
+
+@strawberry.type
+class WhatIfQuery:
+    @strawberry.field(
+        description="A review cycle's results under a pilot rule-set version (adopted or only "
+        "defined) beside production's (or baselineVersion), for everyone in the cycle or those "
+        "in departmentIds (with their sub-departments) and employeeIds; live or as of a moment. "
+        "Nothing is recorded."
+    )
+    async def what_if(
+        self,
+        info: Info,
+        cycle_id: strawberry.ID,
+        pilot_version: int,
+        baseline_version: int | None = None,
+        department_ids: list[strawberry.ID] | None = None,
+        employee_ids: list[strawberry.ID] | None = None,
+        as_of: AsOf = None,
+        as_of_position: AsOfPosition = None,
+    ) -> WhatIfReport:
+        require_auditor(info)
+        cycle = parse_id(cycle_id, "cycleId")
+        position = None
+        if as_of is not None or as_of_position is not None:
+            position = (await point(info.context, as_of, as_of_position)).position
+        services = info.context.services
+        try:
+            async with fairness.snapshot(services, cycle, position) as (conn, at):
+                scope: list[UUID] | None = None
+                if department_ids or employee_ids:
+                    scope = [parse_id(e, "employeeIds") for e in employee_ids or []]
+                    if department_ids:
+                        departments = [parse_id(d, "departmentIds") for d in department_ids]
+                        rows = await conn.fetch(_SUBTREE, departments, cycle)
+                        scope += [r["reviewee_id"] for r in rows]
+                    if not scope:
+                        raise QueryError("INVALID_INPUT", "the scope has nobody in this cycle")
+                result = await whatif.compare(
+                    conn,
+                    cycle,
+                    pilot_version,
+                    position=at,
+                    baseline_version=baseline_version,
+                    employees=scope,
+                )
+        except DomainError as error:
+            raise QueryError(error.code, error.message) from None
+        return report_of(result)

@@ -1,0 +1,298 @@
+"""What-if: a review cycle's results under another rule-set version, beside production's.
+
+Every result is a function of (facts, rule set): the facts are read from the read models (live,
+in one repeatable-read snapshot, or replayed as of a past position: ``service.fairness.snapshot``)
+and the scoring code (``domain.scoring``, ``domain.evaluation``, ``domain.proposals``) runs on
+them twice, under the baseline version (default: production's, in force when the cycle's period
+began) and under the pilot version (any version, adopted or only defined). Nothing is written.
+
+Both sides are computed the same way, so that the difference is the rules' alone: ratings with
+their calibrations applied, and no calibrated *result* (hr calibrated the result under the
+rules of the time; it is reported beside, not substituted). Streak rewards are left out (they
+do not depend on the rule set's scoring, only on its eligibility list): tier rewards are compared.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from domain.errors import InvalidInput, NotFound
+from domain.evaluation import Evaluation, SubmittedReview, evaluate
+from domain.goals import Direction, GoalStatus, Perspective
+from domain.periods import Period
+from domain.proposals import propose_rewards
+from domain.reviews import RaterSource, RatingScale
+from domain.rules import DEFAULT_RULES, RuleSet
+from domain.scoring import GoalFacts, score_goals
+from projections.reviews import competencies_from_json
+from projections.rules import RulesModel
+
+_CYCLE = "SELECT * FROM review_cycles WHERE id = $1"
+_APPRAISALS = """
+SELECT a.id, a.reviewee_id, a.calibrated_score, d.code AS department, e.code, e.name
+FROM appraisals a JOIN departments d ON d.id = a.department_id
+JOIN employees e ON e.id = a.reviewee_id
+WHERE a.cycle_id = $1 AND ($2::uuid[] IS NULL OR a.reviewee_id = ANY($2::uuid[]))
+ORDER BY e.code
+"""
+_RATINGS = """
+SELECT r.appraisal_id, r.rater_key, r.source, g.competency,
+       coalesce(g.calibrated_value, g.submitted_value) AS value
+FROM review_raters r
+JOIN review_ratings g ON g.appraisal_id = r.appraisal_id AND g.rater_key = r.rater_key
+WHERE r.cycle_id = $1 AND r.status = 'submitted'
+"""
+_GOALS = """
+SELECT owner_id, id, title, weight, direction, baseline, target, perspective, latest_value, status
+FROM goals WHERE period = $1 AND owner_id = ANY($2::uuid[])
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kpi_score: Decimal | None
+    review_score: Decimal | None
+    score: Decimal | None
+    tier: str | None
+    kpi_contribution: Decimal
+    review_contribution: Decimal
+    rewards: tuple[str, ...]  # the tier rewards the rules propose, by rule key
+
+
+@dataclass(frozen=True)
+class PersonComparison:
+    employee_id: UUID
+    code: str
+    name: str
+    department: str
+    production: Outcome
+    pilot: Outcome
+    calibrated_score: Decimal | None  # what hr set under production, for reference
+
+    @property
+    def delta(self) -> Decimal | None:
+        if self.production.score is None or self.pilot.score is None:
+            return None
+        return self.pilot.score - self.production.score
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    cycle_id: UUID
+    period: str
+    position: int
+    baseline_version: int
+    pilot_version: int
+    tiers: tuple[str, ...]  # best first, as the pilot's rules name them
+    people: tuple[PersonComparison, ...]
+
+    def moved(self, direction: int) -> list[PersonComparison]:
+        """Those whose tier went up (1) or down (-1) under the pilot."""
+        order = {t: i for i, t in enumerate(self.tiers)}
+        found = []
+        for p in self.people:
+            before, after = order.get(p.production.tier or ""), order.get(p.pilot.tier or "")
+            if before is None or after is None or before == after:
+                continue
+            if (after < before) == (direction > 0):
+                found.append(p)
+        return found
+
+    def tier_counts(self, side: str) -> Counter[str]:
+        return Counter(getattr(p, side).tier or "none" for p in self.people)
+
+    def reward_counts(self, side: str) -> Counter[str]:
+        return Counter(key for p in self.people for key in getattr(p, side).rewards)
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "employee_id",
+                "code",
+                "name",
+                "department",
+                "production_score",
+                "production_tier",
+                "pilot_score",
+                "pilot_tier",
+                "delta",
+                "kpi_contribution_delta",
+                "review_contribution_delta",
+                "production_rewards",
+                "pilot_rewards",
+                "calibrated_score",
+            ]
+        )
+        for p in self.people:
+            writer.writerow(
+                [
+                    p.employee_id,
+                    p.code,
+                    p.name,
+                    p.department,
+                    p.production.score,
+                    p.production.tier,
+                    p.pilot.score,
+                    p.pilot.tier,
+                    p.delta,
+                    p.pilot.kpi_contribution - p.production.kpi_contribution,
+                    p.pilot.review_contribution - p.production.review_contribution,
+                    " ".join(p.production.rewards),
+                    " ".join(p.pilot.rewards),
+                    p.calibrated_score,
+                ]
+            )
+        return out.getvalue()
+
+
+def outcome(
+    goals: Sequence[GoalFacts],
+    reviews: Sequence[SubmittedReview],
+    cycle: asyncpg.Record,
+    scale: RatingScale,
+    rules: RuleSet,
+) -> Outcome:
+    kpi = score_goals(goals, rules).score if goals else None
+    evaluation: Evaluation = evaluate(
+        kpi_score=kpi,
+        reviews=reviews,
+        competencies=competencies_from_json(cycle["competencies"]),
+        scale=scale,
+        anonymity_threshold=cycle["anonymity_threshold"],
+        rules=rules,
+    )
+    contributions = {c.name: c.contribution for c in evaluation.components}
+    return Outcome(
+        kpi_score=evaluation.kpi_score,
+        review_score=evaluation.review_score,
+        score=evaluation.score,
+        tier=evaluation.tier,
+        kpi_contribution=contributions.get("kpi", Decimal(0)),
+        review_contribution=contributions.get("review", Decimal(0)),
+        rewards=tuple(p.rule_key for p in propose_rewards(evaluation.tier, rules, {})),
+    )
+
+
+async def compare(
+    conn: asyncpg.Connection,
+    cycle_id: UUID,
+    pilot_version: int,
+    *,
+    position: int,
+    baseline_version: int | None = None,
+    employees: Sequence[UUID] | None = None,
+) -> WhatIf:
+    """The cycle's people (or those of ``employees``) under both versions."""
+    cycle = await conn.fetchrow(_CYCLE, cycle_id)
+    if cycle is None:
+        raise NotFound(f"review cycle {cycle_id} does not exist", field="cycleId")
+    book = RulesModel()
+    await book.load(conn)
+    period = Period.parse(cycle["period"])
+    production_version, _ = book.in_force(period.start)
+    baseline = production_version if baseline_version is None else baseline_version
+    for version, name in ((pilot_version, "pilotVersion"), (baseline, "baselineVersion")):
+        if version != 0 and version not in book.versions:
+            raise InvalidInput(f"rule-set version {version} was never defined", field=name)
+
+    def rules_for(version: int) -> RuleSet:
+        return DEFAULT_RULES if version == 0 else book.versions[version]
+
+    scale = RatingScale(cycle["scale_min"], cycle["scale_max"], json.loads(cycle["scale_labels"]))
+    people = await conn.fetch(_APPRAISALS, cycle_id, list(employees) if employees else None)
+    reviews: dict[UUID, dict[str, tuple[RaterSource, dict[str, int | None]]]] = defaultdict(dict)
+    for r in await conn.fetch(_RATINGS, cycle_id):
+        rater = reviews[r["appraisal_id"]].setdefault(
+            r["rater_key"], (RaterSource(r["source"]), {})
+        )
+        rater[1][r["competency"]] = r["value"]
+    goals: dict[UUID, list[GoalFacts]] = defaultdict(list)
+    for g in await conn.fetch(_GOALS, str(period), [p["reviewee_id"] for p in people]):
+        if g["status"] == GoalStatus.ABANDONED.value:
+            continue
+        goals[g["owner_id"]].append(
+            GoalFacts(
+                g["id"],
+                g["title"],
+                Decimal(g["weight"]),
+                Direction(g["direction"]),
+                Decimal(g["baseline"]),
+                Decimal(g["target"]),
+                Perspective(g["perspective"]),
+                None if g["latest_value"] is None else Decimal(g["latest_value"]),
+            )
+        )
+    compared = []
+    for p in people:
+        submitted = [
+            SubmittedReview(source, ratings) for source, ratings in reviews[p["id"]].values()
+        ]
+        mine = goals.get(p["reviewee_id"], [])
+        compared.append(
+            PersonComparison(
+                employee_id=p["reviewee_id"],
+                code=p["code"],
+                name=p["name"],
+                department=p["department"],
+                production=outcome(mine, submitted, cycle, scale, rules_for(baseline)),
+                pilot=outcome(mine, submitted, cycle, scale, rules_for(pilot_version)),
+                calibrated_score=p["calibrated_score"],
+            )
+        )
+    return WhatIf(
+        cycle_id=cycle_id,
+        period=str(period),
+        position=position,
+        baseline_version=baseline,
+        pilot_version=pilot_version,
+        tiers=tuple(t.name for t in rules_for(pilot_version).tiers),
+        people=tuple(compared),
+    )
+
+
+def as_json(result: WhatIf) -> dict[str, Any]:
+    def side(o: Outcome) -> dict[str, Any]:
+        return {
+            "score": None if o.score is None else str(o.score),
+            "tier": o.tier,
+            "kpi_contribution": str(o.kpi_contribution),
+            "review_contribution": str(o.review_contribution),
+            "rewards": list(o.rewards),
+        }
+
+    return {
+        "cycle_id": str(result.cycle_id),
+        "period": result.period,
+        "position": result.position,
+        "baseline_version": result.baseline_version,
+        "pilot_version": result.pilot_version,
+        "tiers": {
+            "production": dict(result.tier_counts("production")),
+            "pilot": dict(result.tier_counts("pilot")),
+        },
+        "moved_up": [str(p.employee_id) for p in result.moved(1)],
+        "moved_down": [str(p.employee_id) for p in result.moved(-1)],
+        "people": [
+            {
+                "employee_id": str(p.employee_id),
+                "code": p.code,
+                "department": p.department,
+                "production": side(p.production),
+                "pilot": side(p.pilot),
+                "delta": None if p.delta is None else str(p.delta),
+            }
+            for p in result.people
+        ],
+    }
