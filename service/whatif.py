@@ -25,9 +25,17 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import numpy as np
 
 from domain.errors import InvalidInput, NotFound
 from domain.evaluation import Evaluation, SubmittedReview, evaluate
+from domain.fairness.data import Subjects
+from domain.fairness.disparities import (
+    DisparityParameters,
+    OutcomeDisparities,
+    ScoreDisparities,
+    audit_disparities,
+)
 from domain.goals import Direction, GoalStatus, Perspective
 from domain.periods import Period
 from domain.proposals import propose_rewards
@@ -296,3 +304,108 @@ def as_json(result: WhatIf) -> dict[str, Any]:
             for p in result.people
         ],
     }
+
+
+# -- fairness under each rule set -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupSide:
+    """One group under one rule set: its mean score against the rest, and its selection rate
+    into each tier with the impact ratio against the most-selected group."""
+
+    n: int
+    mean_score: float | None
+    difference: float | None
+    p_adjusted: float | None
+    tiers: tuple[tuple[str, float, float, bool], ...]  # tier, rate, impact ratio, below 4/5
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    grouping: str
+    label: str
+    production: GroupSide | None  # None: not shown (too small, or not comparable)
+    pilot: GroupSide | None
+
+
+def fairness_sides(
+    result: WhatIf, subjects: Subjects, group_by: Sequence[str], seed: int = 1
+) -> list[GroupComparison]:
+    """The fairness audit's group view of the comparison: for each attribute, each group's mean
+    score and tier selection rates and impact ratios under production and under the pilot (small
+    groups left out, as in the audit; permutation p-values seeded)."""
+    unknown = [a for a in group_by if a not in subjects.groups]
+    if unknown:
+        raise InvalidInput(
+            f"unknown group attribute {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(subjects.groups))}",
+            field="groupBy",
+        )
+    # The comparison's people only (a scoped what-if compares its scope, not the whole cycle).
+    wanted = {str(p.employee_id) for p in result.people}
+    keep = [i for i, pid in enumerate(subjects.ids) if pid in wanted]
+    subjects = Subjects(
+        [subjects.ids[i] for i in keep],
+        {name: [values[i] for i in keep] for name, values in subjects.groups.items()},
+        subjects.score[keep],
+    )
+    where = {pid: i for i, pid in enumerate(subjects.ids)}
+    sides: dict[str, dict[tuple[str, str], GroupSide]] = {}
+    for side in ("production", "pilot"):
+        score = np.full(len(subjects.ids), np.nan)
+        tier: list[str | None] = [None] * len(subjects.ids)
+        for p in result.people:
+            i = where.get(str(p.employee_id))
+            if i is None:
+                continue
+            outcome_ = getattr(p, side)
+            score[i] = np.nan if outcome_.score is None else float(outcome_.score)
+            tier[i] = outcome_.tier
+        selections = {
+            f"tier:{t}": np.array([x == t for x in tier], dtype=bool) for t in result.tiers
+        }
+        scored = Subjects(subjects.ids, subjects.groups, score, selections)
+        reports = audit_disparities(
+            scored,
+            [(a,) for a in group_by],
+            DisparityParameters(seed=seed, permutations=1000, small_groups="exclude"),
+        )
+        found: dict[tuple[str, str], GroupSide] = {}
+        for report in reports:
+            rates: dict[str, list[tuple[str, float, float, bool]]] = defaultdict(list)
+            for table in report.selections:
+                if isinstance(table, OutcomeDisparities):
+                    for chosen in table.groups:
+                        rates[chosen.label].append(
+                            (
+                                table.outcome.removeprefix("tier:"),
+                                chosen.rate,
+                                chosen.impact_ratio,
+                                chosen.below_four_fifths,
+                            )
+                        )
+            scores = report.scores
+            means = (
+                {g.label: g for g in scores.groups} if isinstance(scores, ScoreDisparities) else {}
+            )
+            for count in report.counts:
+                mean = means.get(count.label)
+                found[(report.name, count.label)] = GroupSide(
+                    n=count.n,
+                    mean_score=None if mean is None else mean.mean,
+                    difference=None if mean is None else mean.difference,
+                    p_adjusted=None if mean is None else mean.p_adjusted,
+                    tiers=tuple(rates.get(count.label, ())),
+                )
+        sides[side] = found
+    keys = sorted(set(sides["production"]) | set(sides["pilot"]))
+    return [
+        GroupComparison(
+            grouping=grouping,
+            label=label,
+            production=sides["production"].get((grouping, label)),
+            pilot=sides["pilot"].get((grouping, label)),
+        )
+        for grouping, label in keys
+    ]

@@ -31,6 +31,11 @@ query($c: ID!, $v: Int!, $b: Int, $d: [ID!], $p: Int) {
   whatIf(cycleId: $c, pilotVersion: $v, baselineVersion: $b, departmentIds: $d,
          asOfPosition: $p) {
     position baselineVersion pilotVersion movedUp movedDown csv json
+    fairness {
+      grouping label
+      production { n meanScore tiers { tier rate impactRatio belowFourFifths } }
+      pilot { n meanScore tiers { tier rate impactRatio belowFourFifths } }
+    }
     tiers { tier production pilot }
     people {
       employeeId department delta calibratedScore
@@ -117,6 +122,17 @@ async def test_a_pilot_rule_set_compared_with_production(
     assert result["movedUp"] + result["movedDown"] == moved
     assert sum(t["production"] for t in result["tiers"]) == len(people)
     assert sum(t["pilot"] for t in result["tiers"]) == len(people)
+    # The fairness view under each: the groups' sizes agree, their means follow the scores.
+    groups = {(g["grouping"], g["label"]): g for g in result["fairness"]}
+    assert {grouping for grouping, _ in groups} == {"division", "gender"}
+    for g in groups.values():
+        assert g["production"]["n"] == g["pilot"]["n"]
+        assert {t["tier"] for t in g["pilot"]["tiers"]} <= {t["tier"] for t in result["tiers"]}
+    shown = [p for p in people if p["department"]]  # everyone has a department
+    assert sum(g["production"]["n"] for (k, _), g in groups.items() if k == "division") <= len(
+        shown
+    )
+    assert any(g["production"]["meanScore"] != g["pilot"]["meanScore"] for g in groups.values())
     rows = list(csv.DictReader(io.StringIO(result["csv"])))
     assert len(rows) == len(people)
     assert {r["employee_id"] for r in rows} == {p["employeeId"] for p in people}

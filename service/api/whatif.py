@@ -4,6 +4,7 @@ JSON forms are the same comparison for export."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from uuid import UUID
@@ -72,6 +73,48 @@ class TierComparison:
     pilot: int
 
 
+@strawberry.type(description="A group's selection into one tier.")
+class TierSelection:
+    tier: str
+    rate: float
+    impact_ratio: float = strawberry.field(description="Against the most-selected group.")
+    below_four_fifths: bool
+
+
+@strawberry.type(description="A group under one rule set.")
+class GroupUnderRules:
+    n: int
+    mean_score: float | None
+    difference: float | None = strawberry.field(description="Mean score minus the rest's.")
+    p_adjusted: float | None = strawberry.field(description="Permutation test, corrected.")
+    tiers: list[TierSelection]
+
+    @classmethod
+    def of(cls, side: whatif.GroupSide | None) -> GroupUnderRules | None:
+        if side is None:
+            return None
+        return cls(
+            n=side.n,
+            mean_score=side.mean_score,
+            difference=side.difference,
+            p_adjusted=side.p_adjusted,
+            tiers=[
+                TierSelection(tier=t, rate=r, impact_ratio=i, below_four_fifths=b)
+                for t, r, i, b in side.tiers
+            ],
+        )
+
+
+@strawberry.type(description="A group's fairness figures under production and under the pilot.")
+class GroupComparison:
+    grouping: str
+    label: str
+    production: GroupUnderRules | None = strawberry.field(
+        description="Null: not shown (a group too small, left out as in the fairness audit)."
+    )
+    pilot: GroupUnderRules | None
+
+
 @strawberry.type(description="A cycle's results under two rule-set versions.")
 class WhatIfReport:
     cycle_id: strawberry.ID
@@ -83,11 +126,16 @@ class WhatIfReport:
     moved_up: int
     moved_down: int
     people: list[WhatIfPerson]
+    fairness: list[GroupComparison] = strawberry.field(
+        description="Each group of groupBy: mean scores and tier selection rates with impact "
+        "ratios under both rule sets, so that one sees whether the pilot is fairer, not only "
+        "different."
+    )
     csv: str = strawberry.field(description="The per-person comparison as CSV.")
     json: str = strawberry.field(description="The whole comparison as JSON.")
 
 
-def report_of(result: whatif.WhatIf) -> WhatIfReport:
+def report_of(result: whatif.WhatIf, groups: list[whatif.GroupComparison]) -> WhatIfReport:
     production, pilot = result.tier_counts("production"), result.tier_counts("pilot")
     names = [*result.tiers, *sorted((set(production) | set(pilot)) - set(result.tiers))]
     return WhatIfReport(
@@ -112,6 +160,15 @@ def report_of(result: whatif.WhatIf) -> WhatIfReport:
             )
             for p in result.people
         ],
+        fairness=[
+            GroupComparison(
+                grouping=g.grouping,
+                label=g.label,
+                production=GroupUnderRules.of(g.production),
+                pilot=GroupUnderRules.of(g.pilot),
+            )
+            for g in groups
+        ],
         csv=result.csv(),
         json=json.dumps(whatif.as_json(result), separators=(",", ":")),
     )
@@ -133,6 +190,7 @@ class WhatIfQuery:
         baseline_version: int | None = None,
         department_ids: list[strawberry.ID] | None = None,
         employee_ids: list[strawberry.ID] | None = None,
+        group_by: list[str] | None = None,
         as_of: AsOf = None,
         as_of_position: AsOfPosition = None,
     ) -> WhatIfReport:
@@ -161,6 +219,13 @@ class WhatIfQuery:
                     baseline_version=baseline_version,
                     employees=scope,
                 )
+                inputs = await fairness.read_inputs(conn, cycle, at)
+            groups = await asyncio.to_thread(
+                whatif.fairness_sides,
+                result,
+                inputs.subjects,
+                group_by if group_by is not None else ["division", "gender"],
+            )
         except DomainError as error:
             raise QueryError(error.code, error.message) from None
-        return report_of(result)
+        return report_of(result, groups)
