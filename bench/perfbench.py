@@ -29,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +43,7 @@ from psycopg import sql
 
 from domain.periods import Period
 from domain.provenance import Provenance, Role
+from domain.rules import DEFAULT_RULES
 from service import auth
 from service.api.pagination import encode_cursor
 from service.bootstrap import build, build_application
@@ -104,6 +105,7 @@ ALIASES = {
     "as_of_scorecard": "audit",
     "audit_trail_page": "audit",
     "fairness_audit": "fairness",
+    "what_if": "reviews",
 }
 
 
@@ -1097,9 +1099,40 @@ class Bench:
             )
         )
         try:
-            self._cycle_read(database, str(cycle_id_for(DATASET_SEED, f"{DATASET_YEAR}-Q4")))
+            cycle = str(cycle_id_for(DATASET_SEED, f"{DATASET_YEAR}-Q4"))
+            self._cycle_read(database, cycle)
+            self._what_if(database, uuid.UUID(cycle))
         finally:
             self.pg.drop(name)
+
+    def _what_if(self, database: Database, cycle: uuid.UUID) -> None:
+        """A pilot rule set against production over the whole cycle (10,000 people, a year of
+        KPI history behind their scores), and the reference: reading the same facts."""
+        app = build_application(database, settings_for(database))
+        hr = Provenance("bench", Role.HR, "bench", "what-if benchmark")
+        try:
+            pilot = app.define_rule_set(
+                hr,
+                replace(DEFAULT_RULES, kpi_weight=Decimal(80), review_weight=Decimal(20)),
+                "pilot",
+            ).version
+        finally:
+            app.close()
+        assert pilot is not None
+        figures = asyncio.run(_time_what_if(database, cycle, pilot))
+        self.emit(
+            figure(
+                "what_if",
+                figures["seconds"],
+                "s",
+                5.0,
+                at_most=True,
+                people=figures["people"],
+                moved=figures["moved"],
+                reference_read_facts_seconds=round(figures["reference"], 3),
+                what_if_over_reference=round(figures["seconds"] / figures["reference"], 2),
+            )
+        )
 
     def _cycle_read(self, database: Database, cycle: str) -> None:
         teams = asyncio.run(_cycle_teams(database, cycle))
@@ -1218,6 +1251,41 @@ TRAIL_QUERY = """query($filter: AuditTrailFilter, $after: String) {
 TRAIL_COUNT_QUERY = TRAIL_QUERY.replace("edges {", "totalCount edges {")
 AS_OF_EXTRA_MEASUREMENTS = 1_000
 OWN_KEYS = ("figure", "value", "unit", "target", "met")  # what figure() sets itself
+
+
+async def _time_what_if(database: Database, cycle: uuid.UUID, pilot: int) -> dict[str, Any]:
+    """``whatif.compare`` over the whole cycle (median of 3), after the read models caught up with
+    the pilot version; the reference reads the same facts without scoring them."""
+    from service import whatif
+
+    services = await build(settings_for(database).with_(run_projections=False), database)
+    try:
+        conn = await services.connect()
+        try:
+            await services.runner.catch_up(conn)
+            runs, result = [], None
+            for _ in range(3):
+                started = time.perf_counter()
+                result = await whatif.compare(conn, cycle, pilot, position=0)
+                runs.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            for query, args in (
+                (whatif._APPRAISALS, (cycle, None)),
+                (whatif._RATINGS, (cycle,)),
+            ):
+                await conn.fetch(query, *args)
+            reference = time.perf_counter() - started
+        finally:
+            await conn.close()
+    finally:
+        await services.stop()
+    assert result is not None
+    return {
+        "seconds": sorted(runs)[1],
+        "people": len(result.people),
+        "moved": len(result.moved(1)) + len(result.moved(-1)),
+        "reference": reference,
+    }
 
 
 def verify_against_reading(database: Database) -> dict[str, Any]:

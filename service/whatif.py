@@ -39,7 +39,7 @@ from domain.fairness.disparities import (
 from domain.goals import Direction, GoalStatus, Perspective
 from domain.periods import Period
 from domain.proposals import propose_rewards
-from domain.reviews import RaterSource, RatingScale
+from domain.reviews import Competency, RaterSource, RatingScale
 from domain.rules import DEFAULT_RULES, RuleSet
 from domain.scoring import GoalFacts, score_goals
 from projections.reviews import competencies_from_json
@@ -165,20 +165,28 @@ class WhatIf:
         return out.getvalue()
 
 
+@dataclass(frozen=True)
+class CycleFrame:
+    """What every person of a cycle is evaluated against, read once."""
+
+    competencies: tuple[Competency, ...]
+    scale: RatingScale
+    anonymity_threshold: int
+
+
 def outcome(
     goals: Sequence[GoalFacts],
     reviews: Sequence[SubmittedReview],
-    cycle: asyncpg.Record,
-    scale: RatingScale,
+    frame: CycleFrame,
     rules: RuleSet,
 ) -> Outcome:
     kpi = score_goals(goals, rules).score if goals else None
     evaluation: Evaluation = evaluate(
         kpi_score=kpi,
         reviews=reviews,
-        competencies=competencies_from_json(cycle["competencies"]),
-        scale=scale,
-        anonymity_threshold=cycle["anonymity_threshold"],
+        competencies=frame.competencies,
+        scale=frame.scale,
+        anonymity_threshold=frame.anonymity_threshold,
         rules=rules,
     )
     contributions = {c.name: c.contribution for c in evaluation.components}
@@ -218,7 +226,11 @@ async def compare(
     def rules_for(version: int) -> RuleSet:
         return DEFAULT_RULES if version == 0 else book.versions[version]
 
-    scale = RatingScale(cycle["scale_min"], cycle["scale_max"], json.loads(cycle["scale_labels"]))
+    frame = CycleFrame(
+        tuple(competencies_from_json(cycle["competencies"])),
+        RatingScale(cycle["scale_min"], cycle["scale_max"], json.loads(cycle["scale_labels"])),
+        cycle["anonymity_threshold"],
+    )
     people = await conn.fetch(_APPRAISALS, cycle_id, list(employees) if employees else None)
     reviews: dict[UUID, dict[str, tuple[RaterSource, dict[str, int | None]]]] = defaultdict(dict)
     for r in await conn.fetch(_RATINGS, cycle_id):
@@ -254,8 +266,8 @@ async def compare(
                 code=p["code"],
                 name=p["name"],
                 department=p["department"],
-                production=outcome(mine, submitted, cycle, scale, rules_for(baseline)),
-                pilot=outcome(mine, submitted, cycle, scale, rules_for(pilot_version)),
+                production=outcome(mine, submitted, frame, rules_for(baseline)),
+                pilot=outcome(mine, submitted, frame, rules_for(pilot_version)),
                 calibrated_score=p["calibrated_score"],
             )
         )
