@@ -159,3 +159,34 @@ class InsufficientData(DomainError):
     instead of printing a number."""
 
     code = "INSUFFICIENT_DATA"
+
+
+# -- trials --
+
+
+class TrialNotRunning(DomainError):
+    """The trial was already promoted or rolled back: it can no longer change."""
+
+    code = "TRIAL_NOT_RUNNING"
+
+
+class OverlappingTrial(DomainError):
+    """Another running trial already pilots some of the same people or departments."""
+
+    code = "OVERLAPPING_TRIAL"
+
+
+class UnknownScopeMembers(DomainError):
+    """A trial's scope names departments or employees the organisation does not have."""
+
+    code = "UNKNOWN_SCOPE_MEMBERS"
+
+
+class PilotSameAsProduction(DomainError):
+    """The pilot's rule-set version is the one production uses for the trial's period."""
+
+    code = "PILOT_SAME_AS_PRODUCTION"
+
+
+class NotATrialParticipant(DomainError):
+    code = "NOT_A_TRIAL_PARTICIPANT"

@@ -40,6 +40,7 @@ from domain.organisation import Department, Employee, OrgStructure
 from domain.reviews import Appraisal, RaterSource, ReviewCycle
 from domain.rewards import Reward
 from domain.rules import Adoption, RuleBook, version_in_force
+from domain.trials import Trial, TrialRegistry
 from projections.base import Handler, Sealer
 from service.idempotency import ProcessedRequest
 
@@ -117,6 +118,8 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Feedback,
     Reward,
     FairnessAudit,
+    Trial,
+    TrialRegistry,
     ProcessedRequest,
 )
 
@@ -397,6 +400,25 @@ class AuditTrailModel:
             on(Reward, "Granted"): self._reward_granted,
             on(Reward, "Revoked"): self._reward_revoked,
             on(FairnessAudit, "Recorded"): self._fairness_audit,
+            on(Trial, "Started"): self._trial_started,
+            on(Trial, "Revised"): lambda e: Facts(
+                (), f"pilot rule-set version {e.previous_version} → {e.rule_set_version}"
+            ),
+            on(Trial, "FeedbackGiven"): self._trial_feedback,
+            on(Trial, "RewardLinked"): self._trial_reward_linked,
+            on(Trial, "Promoted"): self._trial_promoted,
+            on(Trial, "RolledBack"): lambda e: Facts(
+                (), f"status running → rolled back on {e.on.isoformat()}"
+            ),
+            on(TrialRegistry, "Opened"): lambda e: Facts((), "trial registry opened"),
+            on(TrialRegistry, "ScopeClaimed"): lambda e: Facts(
+                (),
+                f"scope claimed for trial {_quote(e.name)} ({e.trial_id}): "
+                f"{len(e.departments)} departments, {len(e.participants)} people",
+            ),
+            on(TrialRegistry, "ScopeReleased"): lambda e: Facts(
+                (), f"scope of trial {e.trial_id} released"
+            ),
             on(ProcessedRequest, "Processed"): self._request_processed,
         }
 
@@ -772,6 +794,43 @@ class AuditTrailModel:
             (),
             f"fairness audit of cycle {e.cycle_id} as of position {e.position} by {groups} "
             f"({e.method_version}): {e.flags} flags, report sha256 {e.digest[:16]}…",
+        )
+
+    # -- trials -----------------------------------------------------------------------------------
+
+    def _trial_started(self, e: Any) -> Facts:
+        # Like a review cycle's opening, a start touches no one: participants reach the trial
+        # through its report, not through their managers' audit trail.
+        shown = "see" if e.show_participants else "do not see"
+        return Facts(
+            (),
+            f"trial {_quote(e.name)} started on {e.started_on.isoformat()} for {e.period} under "
+            f"rule-set version {e.rule_set_version}: status none → running; scope "
+            f"{_scope(e.scope_departments, e.scope_employees)}, {len(e.participants)} "
+            f"participants, who {shown} their pilot results; responsible "
+            + ", ".join(_quote(person) for person in e.responsible),
+        )
+
+    def _trial_feedback(self, e: Any) -> Facts:
+        said = f"feedback on the pilot from {self._employee(e.employee_id)} on "
+        said += e.given_on.isoformat()
+        # The text is the participant's, kept for hr and auditors as feedback bodies are.
+        return Facts((e.employee_id,), said, f"{said}: {_quote(e.text)}")
+
+    def _trial_reward_linked(self, e: Any) -> Facts:
+        employee = self.rewards.get(e.reward_id)
+        whose = f" to {self._employee(employee)}" if employee is not None else ""
+        return Facts(
+            () if employee is None else (employee,),
+            f"reward {e.reward_id}{whose} linked as provisional",
+        )
+
+    def _trial_promoted(self, e: Any) -> Facts:
+        whom = "everyone" if e.for_everyone else "the trial's scope"
+        return Facts(
+            (),
+            f"status running → promoted: the pilot rules in force for {whom} from "
+            f"{e.effective_from.isoformat()}; provisional rewards confirmed",
         )
 
     def _request_processed(self, e: Any) -> Facts:

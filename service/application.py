@@ -37,11 +37,19 @@ from service.feedback_commands import FeedbackCommands
 from service.review_commands import ReviewCommands
 from service.reward_commands import RewardCommands
 from service.transcodings import register_domain_transcodings
+from service.trial_commands import TrialCommands
 
 __all__ = ["HR_ROLES", "Perfledger", "Receipt", "department_id_for", "employee_id_for"]
 
 
-class Perfledger(ReviewCommands, FeedbackCommands, RewardCommands, FairnessCommands, CommandsBase):
+class Perfledger(
+    ReviewCommands,
+    FeedbackCommands,
+    RewardCommands,
+    FairnessCommands,
+    TrialCommands,
+    CommandsBase,
+):
     name = "Perfledger"
     env = {
         "AGGREGATE_CACHE_MAXSIZE": "10000",

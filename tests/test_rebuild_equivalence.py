@@ -30,8 +30,9 @@ from domain.goals import Goal, GoalSet, OwnerKind
 from domain.organisation import Department, Employee, OrgStructure
 from domain.provenance import Provenance, Role
 from domain.reviews import Appraisal, CycleDeadlines, RaterSource, ReviewCycle, rater_key
-from domain.rewards import Reward
+from domain.rewards import Money, Reward, RewardKind, RewardSpec
 from domain.rules import DEFAULT_RULES, RuleBook
+from domain.trials import Trial, TrialRegistry
 from projections.audit_chain import GENESIS, AuditChain
 from projections.audit_chain import chain as chain_of
 from service.application import Perfledger
@@ -192,6 +193,56 @@ def record_what_the_seed_does_not(app: Perfledger) -> None:
         earlier=[],
     )
 
+    # Trials: one revised, given feedback and a provisional reward, then rolled back (which
+    # revokes the reward); another promoted for its scope. Both pilot a version production does
+    # not use in the fourth quarter, each on one named employee.
+    pilot = app.define_rule_set(
+        HR, replace(DEFAULT_RULES, achievement_cap=Decimal(130)), "Pilot: a higher cap"
+    ).version
+    improved = app.define_rule_set(
+        HR, replace(DEFAULT_RULES, achievement_cap=Decimal(125)), "Pilot, improved after feedback"
+    ).version
+    assert pilot is not None
+    assert improved is not None
+    participant, other = staff[3].originator_id, staff[4].originator_id
+    rolled_back, promoted = UUID(int=SEED + 2), UUID(int=SEED + 3)
+    for trial_id, name, person in (
+        (rolled_back, "Cap pilot", participant),
+        (promoted, "Cap pilot, second site", other),
+    ):
+        app.start_trial(
+            HR,
+            trial_id=trial_id,
+            name=name,
+            rule_set_version=pilot,
+            scope_departments=[],
+            scope_employees=[person],
+            members=[],
+            period="2026-Q4",
+            responsible=["hr-1"],
+            show_participants=True,
+            today=date(2026, 10, 1),
+        )
+    app.revise_trial(HR, rolled_back, improved)
+    app.give_trial_feedback(
+        Provenance(str(participant), Role.EMPLOYEE, "test"),
+        trial_id=rolled_back,
+        employee_id=participant,
+        text="The higher cap rewards my stretch goals",
+        today=date(2026, 10, 2),
+    )
+    app.grant_provisional_reward(
+        HR,
+        trial_id=rolled_back,
+        reward_id=UUID(int=SEED + 4),
+        employee_id=participant,
+        spec=RewardSpec(RewardKind.BONUS, amount=Money(Decimal(300), "EUR")),
+        reference_salary=None,
+        today=date(2026, 10, 2),
+    )
+    app.roll_back_trial(HR, rolled_back, date(2026, 10, 5))
+    app.promote_trial(HR, promoted, date(2027, 1, 1), for_everyone=False)
+
 
 def record_late_progress(app: Perfledger) -> None:
     """A correction to a third-quarter goal after its cycle closed."""
@@ -227,6 +278,8 @@ def test_the_seed_and_the_commands_here_record_every_event_class(app: Perfledger
         Feedback,
         Reward,
         FairnessAudit,
+        Trial,
+        TrialRegistry,
         ProcessedRequest,
     } <= set(aggregate_classes())
 
