@@ -27,6 +27,7 @@ from service.api import (
     review_mutations,
     reviews,
     rewards,
+    trials,
     whatif,
 )
 from service.api.errors import should_mask
@@ -45,6 +46,7 @@ Query = merge_types(
         explain.ExplainQuery,
         fairness.FairnessQuery,
         whatif.WhatIfQuery,
+        trials.TrialQuery,
     ),
 )
 Mutation = merge_types(
@@ -55,6 +57,7 @@ Mutation = merge_types(
         rewards.RewardMutation,
         review_mutations.ReviewMutation,
         fairness.FairnessMutation,
+        trials.TrialMutation,
     ),
 )
 
