@@ -179,7 +179,10 @@ def outcome(
     reviews: Sequence[SubmittedReview],
     frame: CycleFrame,
     rules: RuleSet,
+    memo: dict[tuple[object, ...], Any] | None = None,
 ) -> Outcome:
+    """One person's result under ``rules``; ``memo`` shared between the two sides of a
+    comparison computes each source's score once when both weigh competencies alike."""
     kpi = score_goals(goals, rules).score if goals else None
     evaluation: Evaluation = evaluate(
         kpi_score=kpi,
@@ -188,6 +191,7 @@ def outcome(
         scale=frame.scale,
         anonymity_threshold=frame.anonymity_threshold,
         rules=rules,
+        source_memo=memo,
     )
     contributions = {c.name: c.contribution for c in evaluation.components}
     return Outcome(
@@ -260,14 +264,15 @@ async def compare(
             SubmittedReview(source, ratings) for source, ratings in reviews[p["id"]].values()
         ]
         mine = goals.get(p["reviewee_id"], [])
+        memo: dict[tuple[object, ...], Any] = {}
         compared.append(
             PersonComparison(
                 employee_id=p["reviewee_id"],
                 code=p["code"],
                 name=p["name"],
                 department=p["department"],
-                production=outcome(mine, submitted, frame, rules_for(baseline)),
-                pilot=outcome(mine, submitted, frame, rules_for(pilot_version)),
+                production=outcome(mine, submitted, frame, rules_for(baseline), memo),
+                pilot=outcome(mine, submitted, frame, rules_for(pilot_version), memo),
                 calibrated_score=p["calibrated_score"],
             )
         )
