@@ -152,10 +152,29 @@ async def test_a_pilot_from_start_to_rollback(
         {"trialId": trial_id, "ruleSetVersion": better, "reason": "after feedback"},
     )
     assert revised["__typename"] == "CommandAccepted", revised
+    provisional = await mutate(
+        server,
+        "grantProvisionalReward",
+        {
+            "trialId": trial_id,
+            "employeeId": str(participant),
+            "reward": {"kind": "RECOGNITION", "title": "pilot star"},
+            "reason": "top of the pilot's ranking",
+        },
+    )
+    assert provisional["__typename"] == "CommandAccepted", provisional
     rolled = await mutate(
         server, "rollBackTrial", {"trialId": trial_id, "reason": "did not convince"}
     )
     assert rolled["__typename"] == "CommandAccepted", rolled
+    # The provisional reward was revoked with the rollback, naming the trial and its reason.
+    reward = await server.graphql(
+        "query($r: ID!, $p: Int) { reward(id: $r, minPosition: $p) { revoked revokeReason } }",
+        {"r": provisional["id"], "p": rolled["position"]},
+    )
+    assert reward["data"]["reward"]["revoked"] is True, reward
+    assert "did not convince" in reward["data"]["reward"]["revokeReason"]
+    assert "Sales KPI pilot" in reward["data"]["reward"]["revokeReason"]
     again = await mutate(server, "rollBackTrial", {"trialId": trial_id, "reason": "twice"})
     assert again["code"] == "TRIAL_NOT_RUNNING"
     promoted = await mutate(

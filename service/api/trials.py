@@ -22,6 +22,7 @@ from service.api.errors import CommandRejected, QueryError
 from service.api.fairness import require_auditor
 from service.api.mutations import CommandResult, execute, new_id, uuid_of
 from service.api.queries import parse_id
+from service.api.reward_types import MoneyInput, RewardSpecInput
 from service.api.types import Info
 from service.api.whatif import WhatIfReport, report_of
 
@@ -52,6 +53,18 @@ class StartTrialInput:
         default=False, description="Participants may see what the pilot says about them."
     )
     reason: str | None = None
+
+
+@strawberry.input(
+    description="A reward decided under the pilot's rules: granted and linked to the trial in "
+    "one transaction, for the trial's period; a rollback revokes it."
+)
+class GrantProvisionalRewardInput:
+    trial_id: strawberry.ID
+    employee_id: strawberry.ID
+    reward: RewardSpecInput
+    reason: str
+    reference_salary: MoneyInput | None = None
 
 
 @strawberry.input
@@ -246,6 +259,26 @@ class TrialMutation:
                 text=input.text,
                 today=_today(),
                 idempotency_key=ctx.idempotency_key,
+            ),
+        )
+
+    @strawberry.mutation(description="Grant a provisional reward under a running trial.")
+    async def grant_provisional_reward(
+        self, info: Info, input: GrantProvisionalRewardInput
+    ) -> CommandResult:
+        ctx = info.context
+        return await execute(
+            info,
+            lambda: ctx.services.app.grant_provisional_reward(
+                ctx.provenance(input.reason),
+                trial_id=uuid_of(input.trial_id, "trialId"),
+                reward_id=new_id(ctx.viewer.employee_id, ctx),
+                employee_id=uuid_of(input.employee_id, "employeeId"),
+                spec=input.reward.to_domain(),
+                reference_salary=input.reference_salary.to_domain()
+                if input.reference_salary
+                else None,
+                today=_today(),
             ),
         )
 
