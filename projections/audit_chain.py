@@ -105,16 +105,27 @@ _LENGTH = struct.Struct(">I")
 
 def link(previous: bytes, notification: Any) -> bytes:
     """The chain hash of one stored event (a library ``Notification``) after ``previous``."""
-    return hashlib.sha256(
-        previous
-        + entry_bytes(
-            notification.id,
-            str(notification.originator_id),
-            notification.originator_version,
-            notification.topic or "",
-            notification.state,
-        )
-    ).digest()
+    return link_entry(
+        previous,
+        notification.id,
+        str(notification.originator_id),
+        notification.originator_version,
+        notification.topic or "",
+        notification.state,
+    )
+
+
+def link_entry(
+    previous: bytes,
+    position: int,
+    originator_id: str,
+    originator_version: int,
+    topic: str,
+    state: bytes,
+) -> bytes:
+    """The chain hash of one stored event, given field by field, after ``previous``."""
+    entry = entry_bytes(position, originator_id, originator_version, topic, state)
+    return hashlib.sha256(previous + entry).digest()
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,3 @@ class FairnessAuditsModel:
 
     def committed(self) -> None:
         self.new = []
-
-
-def fingerprints_before(rows: Sequence[asyncpg.Record]) -> list[dict[str, dict[str, Any]]]:
-    """The published cells' fingerprints of earlier audits (rows of fairness_audits)."""
-    return [json.loads(r["fingerprints"]) for r in rows]

@@ -54,6 +54,16 @@ CREATE INDEX IF NOT EXISTS department_memberships_department
     ON department_memberships (department_id, from_position);
 """
 
+# The departments at and below those in $1 (a uuid[]), as the common table "tree": queries
+# append their own SELECT over it.
+DEPARTMENT_TREE = """
+WITH RECURSIVE tree AS (
+    SELECT id FROM departments WHERE id = ANY($1::uuid[])
+    UNION
+    SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
+)
+"""
+
 MEMBERS_AS_OF = """
 SELECT employee_id FROM department_memberships
 WHERE department_id = ANY($1::uuid[]) AND from_position <= $2

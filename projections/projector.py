@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from eventsourcing.utils import get_topic
 
 from projections.audit_trail import AuditTrailModel
@@ -150,13 +151,18 @@ class Projector:
             )
         return outdated
 
+    async def tracked_position(self, conn: asyncpg.Connection | PoolConnectionProxy) -> int:
+        """The log position the read models (of ``conn``'s schema) reflect."""
+        position: int = await conn.fetchval(
+            "SELECT position FROM projection_tracking WHERE name = $1", self.name
+        )
+        return position
+
     async def load(self, conn: asyncpg.Connection) -> int:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             for model in self.models:
                 await model.load(conn)
-            position: int = await conn.fetchval(
-                "SELECT position FROM projection_tracking WHERE name = $1", self.name
-            )
+            position = await self.tracked_position(conn)
         self.position = position
         gc.freeze()  # see ProjectionRunner.catch_up
         return position
@@ -187,8 +193,8 @@ class Projector:
                 handler(domain_event, position)
 
     async def write_rows(self, conn: asyncpg.Connection) -> None:
-        """Write the rows the applied events changed, and nothing else: no tracking, no
-        savepoint (an as-of replay writes into temporary tables and rolls them back)."""
+        """Write the rows the applied events changed, and nothing else (``commit`` adds the
+        tracking; an as-of replay writes into temporary tables and rolls them back)."""
         for model in self.models:
             await model.flush(conn)
 
@@ -197,8 +203,7 @@ class Projector:
         assert self.position is not None
         try:
             async with conn.transaction():
-                for model in self.models:
-                    await model.flush(conn)
+                await self.write_rows(conn)
                 moved = await conn.execute(
                     "UPDATE projection_tracking SET position = $2, updated_at = now() "
                     "WHERE name = $1 AND position = $3",

@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from projections.audit_chain import GENESIS, AuditChain, entry_bytes, quote
+from projections.audit_chain import GENESIS, AuditChain, link_entry, quote
 from service import database as db
 from service.application import Perfledger
 from service.cipher import cipher_env
@@ -300,9 +300,7 @@ def verify(app: Perfledger, conn: psycopg.Connection[Any], first: int, last: int
                 )
                 return result(r[5])
             n = r[0]
-            recomputed = hashlib.sha256(
-                previous + entry_bytes(n, r[1], r[2], r[3] or "", r[4])
-            ).digest()
+            recomputed = link_entry(previous, n, r[1], r[2], r[3] or "", r[4])
             if recomputed != r[10]:
                 # Only a mismatch is worth the comparison that names the field.
                 fields, words = _compare(_Stored(n, r[1], r[2], r[3] or "", r[4]), r[5:])

@@ -21,7 +21,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -175,16 +175,11 @@ async def snapshot(
     """A connection reading the read models as of ``position`` (None: the live ones, in one
     repeatable-read snapshot), and the position it reads."""
     async with services.read_pool.acquire() as conn:
-        live: int = await conn.fetchval(
-            "SELECT position FROM projection_tracking WHERE name = $1", services.projector.name
-        )
+        live = await services.projector.tracked_position(conn)
         if position is None or position == live:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 # The tracking row read inside the snapshot: what these reads reflect.
-                live = await conn.fetchval(
-                    "SELECT position FROM projection_tracking WHERE name = $1",
-                    services.projector.name,
-                )
+                live = await services.projector.tracked_position(conn)
                 yield conn, live
             return
         reviewees = frozenset(
@@ -306,18 +301,7 @@ async def run_and_record(
         flags=len(reporting.flags(run.report)),
         earlier=list(run.earlier),
     )
-    return AuditRun(
-        audit_id,
-        cycle_id,
-        run.position,
-        parameters,
-        run.report,
-        run.digest,
-        run.attributes,
-        recorded_at_position=receipt.position,
-        inputs=run.inputs,
-        earlier=run.earlier,
-    )
+    return replace(run, audit_id=audit_id, recorded_at_position=receipt.position)
 
 
 async def rerun(services: Any, audit_id: UUID) -> AuditRun:
@@ -345,15 +329,4 @@ async def rerun(services: Any, audit_id: UUID) -> AuditRun:
     run = await compute(
         services, recorded.cycle_id, parameters, recorded.position, earlier=recorded.earlier
     )
-    return AuditRun(
-        audit_id,
-        run.cycle_id,
-        run.position,
-        parameters,
-        run.report,
-        run.digest,
-        run.attributes,
-        recorded_digest=recorded.digest,
-        inputs=run.inputs,
-        earlier=run.earlier,
-    )
+    return replace(run, audit_id=audit_id, recorded_digest=recorded.digest)

@@ -55,9 +55,7 @@ async def _position(services: Services, at: datetime | None, position: int | Non
     if at is None and position is None:
         return None
     async with services.read_pool.acquire() as conn:
-        head: int = await conn.fetchval(
-            "SELECT position FROM projection_tracking WHERE name = $1", services.projector.name
-        )
+        head = await services.projector.tracked_position(conn)
         return (await resolve_point(conn, at, position, head)).position
 
 

@@ -14,12 +14,10 @@ import re
 import sys
 from datetime import datetime
 
-import asyncpg
-
 from domain.errors import DomainError
 from projections.projector import Projector
 from service.as_of import AsOfPoint, resolve_point
-from service.bootstrap import Services, build, build_runner
+from service.bootstrap import build, build_runner
 from service.database import Database
 from service.settings import Settings
 
@@ -52,15 +50,6 @@ def schema_name(name: str | None, point: AsOfPoint) -> str:
     return chosen
 
 
-async def _live_head(services: Services, conn: asyncpg.Connection) -> int:
-    """The last position the live audit trail (which maps times to positions) reflects; if the
-    log has more, times after that position cannot be placed yet."""
-    tracked: int = await conn.fetchval(
-        "SELECT position FROM projection_tracking WHERE name = $1", services.projector.name
-    )
-    return tracked
-
-
 async def replay(
     settings: Settings,
     *,
@@ -74,7 +63,7 @@ async def replay(
     try:
         conn = await services.connect()
         try:
-            head = await _live_head(services, conn)
+            head = await services.projector.tracked_position(conn)
             log_head = await asyncio.to_thread(services.app.recorder.max_notification_id) or 0
             point = await resolve_point(conn, until, position, head)
             if head < log_head and until is not None and point.position == head:

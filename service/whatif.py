@@ -14,6 +14,7 @@ do not depend on the rule set's scoring, only on its eligibility list): tier rew
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -42,8 +43,10 @@ from domain.proposals import propose_rewards
 from domain.reviews import Competency, RaterSource, RatingScale
 from domain.rules import DEFAULT_RULES, RuleSet
 from domain.scoring import GoalFacts, score_goals
+from projections.organisation import DEPARTMENT_TREE
 from projections.reviews import competencies_from_json
 from projections.rules import RulesModel
+from service import fairness
 
 _CYCLE = "SELECT * FROM review_cycles WHERE id = $1"
 _APPRAISALS = """
@@ -426,3 +429,50 @@ def fairness_sides(
         )
         for grouping, label in keys
     ]
+
+
+# -- the comparison as the API serves it ----------------------------------------------------------
+
+DEFAULT_GROUPS = ("division", "gender")
+_REVIEWEES_BELOW = (
+    DEPARTMENT_TREE + "SELECT reviewee_id FROM appraisals WHERE cycle_id = $2 "
+    "AND department_id IN (SELECT id FROM tree)"
+)
+
+
+async def comparison(
+    services: Any,
+    cycle_id: UUID,
+    pilot_version: int,
+    *,
+    position: int | None = None,
+    baseline_version: int | None = None,
+    employees: Sequence[UUID] = (),
+    departments: Sequence[UUID] = (),
+    group_by: Sequence[str] | None = None,
+) -> tuple[WhatIf, list[GroupComparison]]:
+    """``compare`` and ``fairness_sides`` on one snapshot of the read models (live, or replayed
+    as of ``position``): the cycle's people, or those named and those reviewed in ``departments``
+    and their sub-departments."""
+    async with fairness.snapshot(services, cycle_id, position) as (conn, at):
+        scope: list[UUID] | None = None
+        if employees or departments:
+            scope = list(employees)
+            if departments:
+                rows = await conn.fetch(_REVIEWEES_BELOW, list(departments), cycle_id)
+                scope += [r["reviewee_id"] for r in rows]
+            if not scope:
+                raise InvalidInput("the scope has nobody in this cycle")
+        result = await compare(
+            conn,
+            cycle_id,
+            pilot_version,
+            position=at,
+            baseline_version=baseline_version,
+            employees=scope,
+        )
+        inputs = await fairness.read_inputs(conn, cycle_id, at)
+    groups = await asyncio.to_thread(
+        fairness_sides, result, inputs.subjects, DEFAULT_GROUPS if group_by is None else group_by
+    )
+    return result, groups

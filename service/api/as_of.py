@@ -141,6 +141,15 @@ async def point(context: Context, at: datetime | None, position: int | None) -> 
         raise QueryError(error.code, error.message) from None
 
 
+async def optional_position(
+    context: Context, at: datetime | None, position: int | None
+) -> int | None:
+    """The position an optional asOf / asOfPosition names (None: neither given, the present)."""
+    if at is None and position is None:
+        return None
+    return (await point(context, at, position)).position
+
+
 async def past_view(
     info: Info,
     subject: Subject,

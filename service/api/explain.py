@@ -113,9 +113,7 @@ async def explain_score(
     if at is None and position is None:
         # Live: the read models' own position, so the steps and the score agree.
         async with context.pool.acquire() as conn:
-            position = await conn.fetchval(
-                "SELECT position FROM projection_tracking WHERE name = 'read_models'"
-            )
+            position = await context.services.projector.tracked_position(conn)
         if not position:
             raise QueryError("NOT_FOUND", "nothing has been recorded yet")
     when = await point(context, at, position)

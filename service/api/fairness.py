@@ -21,7 +21,7 @@ from domain.fairness.audit import AuditParameters
 from domain.fairness.report import Flag, FlagEvidence, flags, report_json
 from domain.provenance import Role
 from service import fairness
-from service.api.as_of import AsOf, AsOfPosition, point
+from service.api.as_of import AsOf, AsOfPosition, optional_position
 from service.api.errors import QueryError, forbidden
 from service.api.queries import parse_id
 from service.api.types import Info
@@ -320,12 +320,6 @@ def report_of(run: fairness.AuditRun) -> FairnessAuditReport:
     )
 
 
-async def _position(info: Info, at: datetime | None, position: int | None) -> int | None:
-    if at is None and position is None:
-        return None
-    return (await point(info.context, at, position)).position
-
-
 async def _guarded(coroutine: Any) -> Any:
     try:
         return await coroutine
@@ -363,7 +357,7 @@ class FairnessQuery:
     ) -> FairnessAuditReport:
         require_auditor(info)
         chosen = parameters_from(group_by, parameters)
-        position = await _position(info, as_of, as_of_position)
+        position = await optional_position(info.context, as_of, as_of_position)
         run = await _guarded(
             fairness.compute(info.context.services, parse_id(cycle_id, "cycleId"), chosen, position)
         )
@@ -424,7 +418,7 @@ class FairnessMutation:
     ) -> FairnessAuditReport:
         require_auditor(info)
         chosen = parameters_from(group_by, parameters)
-        position = await _position(info, as_of, as_of_position)
+        position = await optional_position(info.context, as_of, as_of_position)
         run = await _guarded(
             fairness.run_and_record(
                 info.context.services,

@@ -27,6 +27,7 @@ from domain.reviews import (
     RatingScale,
     ReviewCycle,
 )
+from projections.organisation import DEPARTMENT_TREE
 from service.api.errors import CommandRejected
 from service.api.mutations import (
     CommandAccepted,
@@ -246,17 +247,15 @@ def utc_now() -> datetime:
 
 # Everyone employed on the day (not yet left) in the scope's departments, their sub-departments,
 # or named in it; the application checks each again against the recorded organisation.
-_SCOPE = """
-WITH RECURSIVE tree AS (
-    SELECT id FROM departments WHERE id = ANY($1::uuid[])
-    UNION
-    SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
-)
+_SCOPE = (
+    DEPARTMENT_TREE
+    + """
 SELECT id FROM employees
 WHERE (department_id IN (SELECT id FROM tree) OR id = ANY($2::uuid[]))
   AND (leave_date IS NULL OR leave_date > $3)
 ORDER BY code
 """
+)
 
 
 async def _reviewees(info: Info, cycle_id: UUID, today: date) -> list[UUID]:

@@ -43,6 +43,7 @@ from domain.errors import DomainError
 from domain.provenance import Role
 from domain.reviews import CycleStatus, RaterSource, appraisal_id
 from domain.rules import DEFAULT_RULES, RuleSet
+from projections.organisation import DEPARTMENT_TREE
 from projections.rules import rules_from_json
 from service.api.as_of import AsOf, AsOfPosition, employee_view
 from service.api.errors import QueryError, forbidden
@@ -419,14 +420,7 @@ def _tier_shares(rules: RuleSet, tiers: list[str | None]) -> list[TierShareCount
     return shares
 
 
-_SUBTREE = """
-WITH RECURSIVE tree AS (
-    SELECT id FROM departments WHERE id = $1
-    UNION
-    SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
-)
-SELECT id FROM tree
-"""
+_SUBTREE = DEPARTMENT_TREE + "SELECT id FROM tree"
 
 # The members with their directory entries, so a page's `employee` needs no second query, and
 # their sources' figures without the competencies (a quarter of the JSON to parse; the
@@ -481,7 +475,7 @@ async def department_cycle_scorecard(
             raise QueryError("NOT_FOUND", f"department {department_id} does not exist")
         departments = [department_id]
         if include_sub_departments:
-            departments = [r["id"] for r in await conn.fetch(_SUBTREE, department_id)]
+            departments = [r["id"] for r in await conn.fetch(_SUBTREE, [department_id])]
         rows = await conn.fetch(_MEMBERS, cycle_id, departments)
     if visible is not None:
         rows = [r for r in rows if r["employee_id"] in visible]

@@ -14,6 +14,7 @@ import strawberry
 
 from domain.goals import OwnerKind, Perspective
 from domain.periods import Period
+from projections.organisation import DEPARTMENT_TREE
 from service.api.errors import QueryError
 from service.api.past_reads import read_with, remember
 from service.api.rules import RuleSetVersion
@@ -213,14 +214,7 @@ WHERE d.id = $1
 ORDER BY e.code
 """
 
-_SUBTREE = """
-WITH RECURSIVE tree AS (
-    SELECT id FROM departments WHERE id = $1
-    UNION
-    SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
-)
-SELECT id FROM tree
-"""
+_SUBTREE = DEPARTMENT_TREE + "SELECT id FROM tree"
 
 
 async def department_scorecard(
@@ -231,7 +225,7 @@ async def department_scorecard(
     async with context.pool.acquire() as conn:
         departments = [department_id]
         if include_sub_departments:
-            departments = [r["id"] for r in await conn.fetch(_SUBTREE, department_id)]
+            departments = [r["id"] for r in await conn.fetch(_SUBTREE, [department_id])]
         rows = await conn.fetch(_MEMBERS, department_id, departments, period)
     if not rows:
         raise QueryError("NOT_FOUND", f"department {department_id} does not exist")

@@ -17,7 +17,8 @@ from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import DomainError
 from domain.trials import Trial
-from service import fairness, whatif
+from projections.organisation import DEPARTMENT_TREE
+from service import whatif
 from service.api.errors import CommandRejected, QueryError
 from service.api.fairness import require_auditor
 from service.api.mutations import CommandResult, execute, new_id, uuid_of
@@ -27,14 +28,12 @@ from service.api.types import Info
 from service.api.whatif import WhatIfReport, report_of
 
 # The current members of departments and their sub-departments, from the directory.
-_MEMBERS = """
-WITH RECURSIVE tree AS (
-    SELECT id FROM departments WHERE id = ANY($1::uuid[])
-    UNION
-    SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
-)
+_MEMBERS = (
+    DEPARTMENT_TREE
+    + """
 SELECT id FROM employees WHERE department_id IN (SELECT id FROM tree) AND leave_date IS NULL
 """
+)
 
 
 def _today() -> date:
@@ -181,21 +180,13 @@ class TrialQuery:
         require_auditor(info)
         trial = await _trial(info, parse_id(trial_id, "trialId"))
         cycle = parse_id(cycle_id, "cycleId")
-        services = info.context.services
         try:
-            async with fairness.snapshot(services, cycle, None) as (conn, at):
-                result = await whatif.compare(
-                    conn,
-                    cycle,
-                    trial.rule_set_version,
-                    position=at,
-                    employees=sorted(trial.participants),
-                )
-                inputs = await fairness.read_inputs(conn, cycle, at)
-            groups = whatif.fairness_sides(
-                result,
-                inputs.subjects,
-                group_by if group_by is not None else ["division", "gender"],
+            result, groups = await whatif.comparison(
+                info.context.services,
+                cycle,
+                trial.rule_set_version,
+                employees=sorted(trial.participants),
+                group_by=group_by,
             )
         except DomainError as error:
             raise QueryError(error.code, error.message) from None

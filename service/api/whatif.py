@@ -4,29 +4,18 @@ JSON forms are the same comparison for export."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from decimal import Decimal
-from uuid import UUID
 
 import strawberry
 
 from domain.errors import DomainError
-from service import fairness, whatif
-from service.api.as_of import AsOf, AsOfPosition, point
+from service import whatif
+from service.api.as_of import AsOf, AsOfPosition, optional_position
 from service.api.errors import QueryError
 from service.api.fairness import require_auditor
 from service.api.queries import parse_id
 from service.api.types import Info
-
-_SUBTREE = """
-WITH RECURSIVE tree AS (
-    SELECT id FROM departments WHERE id = ANY($1::uuid[])
-    UNION
-    SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
-)
-SELECT reviewee_id FROM appraisals WHERE cycle_id = $2 AND department_id IN (SELECT id FROM tree)
-"""
 
 
 @strawberry.type(description="One side of a comparison: a person's result under one rule set.")
@@ -196,35 +185,17 @@ class WhatIfQuery:
     ) -> WhatIfReport:
         require_auditor(info)
         cycle = parse_id(cycle_id, "cycleId")
-        position = None
-        if as_of is not None or as_of_position is not None:
-            position = (await point(info.context, as_of, as_of_position)).position
-        services = info.context.services
+        position = await optional_position(info.context, as_of, as_of_position)
         try:
-            async with fairness.snapshot(services, cycle, position) as (conn, at):
-                scope: list[UUID] | None = None
-                if department_ids or employee_ids:
-                    scope = [parse_id(e, "employeeIds") for e in employee_ids or []]
-                    if department_ids:
-                        departments = [parse_id(d, "departmentIds") for d in department_ids]
-                        rows = await conn.fetch(_SUBTREE, departments, cycle)
-                        scope += [r["reviewee_id"] for r in rows]
-                    if not scope:
-                        raise QueryError("INVALID_INPUT", "the scope has nobody in this cycle")
-                result = await whatif.compare(
-                    conn,
-                    cycle,
-                    pilot_version,
-                    position=at,
-                    baseline_version=baseline_version,
-                    employees=scope,
-                )
-                inputs = await fairness.read_inputs(conn, cycle, at)
-            groups = await asyncio.to_thread(
-                whatif.fairness_sides,
-                result,
-                inputs.subjects,
-                group_by if group_by is not None else ["division", "gender"],
+            result, groups = await whatif.comparison(
+                info.context.services,
+                cycle,
+                pilot_version,
+                position=position,
+                baseline_version=baseline_version,
+                employees=[parse_id(e, "employeeIds") for e in employee_ids or []],
+                departments=[parse_id(d, "departmentIds") for d in department_ids or []],
+                group_by=group_by,
             )
         except DomainError as error:
             raise QueryError(error.code, error.message) from None
