@@ -70,6 +70,9 @@ class TierShare:
     max_percent: Decimal
 
 
+DEFAULT_AT_RISK_THRESHOLD = Decimal(15)
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """What a scorecard is computed under.
@@ -83,7 +86,9 @@ class RuleSet:
     ``review_weight`` = 100); the review score weighs rater sources by ``source_weights`` (a
     source not listed does not count) and, when ``competency_weights`` is given, competencies by
     it instead of by the review cycle's own weights. ``tier_rewards`` and ``eligibility`` propose
-    rewards; ``distribution`` is an advisory guideline on tier shares.
+    rewards; ``distribution`` is an advisory guideline on tier shares. A goal is at risk when its
+    progress (percent of the way from baseline to target) trails the straight line from its
+    period's first to last day by more than ``at_risk_threshold`` percentage points.
 
     Every field has a default so that rule sets recorded before a field existed still decode;
     the defaults mean "KPIs only, no rewards, no guideline".
@@ -100,6 +105,7 @@ class RuleSet:
     tier_rewards: list[TierReward] = field(default_factory=list)
     eligibility: list[EligibilityRule] = field(default_factory=list)
     distribution: list[TierShare] = field(default_factory=list)
+    at_risk_threshold: Decimal = DEFAULT_AT_RISK_THRESHOLD
 
     def validated(self) -> RuleSet:
         cap, floor = self.achievement_cap, self.achievement_floor
@@ -126,6 +132,13 @@ class RuleSet:
                 field="sourceWeights",
             )
         competency_weights = self._validated_competency_weights()
+        at_risk = self.at_risk_threshold
+        if not at_risk.is_finite() or not Decimal(0) < at_risk <= HUNDRED:
+            raise InvalidRuleSet(
+                f"atRiskThreshold is {at_risk}; it must be above 0 and at most 100 "
+                "(percentage points behind the expected progress)",
+                field="atRiskThreshold",
+            )
         rank = {tier.name: index for index, tier in enumerate(tiers)}
         tier_rewards = self._validated_tier_rewards(rank)
         return RuleSet(
@@ -144,6 +157,7 @@ class RuleSet:
             tier_rewards=sorted(tier_rewards, key=lambda reward: rank[reward.tier]),
             eligibility=self._validated_eligibility(),
             distribution=self._validated_distribution(rank),
+            at_risk_threshold=at_risk,
         )
 
     def _validated_tiers(self) -> list[Tier]:

@@ -78,6 +78,7 @@ def rules_to_json(rules: RuleSet) -> str:
                 {"tier": share.tier, "maxPercent": str(share.max_percent)}
                 for share in rules.distribution
             ],
+            "atRiskThreshold": str(rules.at_risk_threshold),
         }
     )
 
@@ -116,6 +117,7 @@ def rules_from_json(text: str) -> RuleSet:
         distribution=[
             TierShare(d["tier"], Decimal(d["maxPercent"])) for d in data.get("distribution", [])
         ],
+        at_risk_threshold=Decimal(data.get("atRiskThreshold", defaults.at_risk_threshold)),
     )
 
 

@@ -3,6 +3,7 @@ production had adopted on any day."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -72,6 +73,30 @@ def test_an_achievement_floor_below_0_or_from_100_is_rejected(floor: Decimal) ->
     with pytest.raises(DomainError) as caught:
         rules(achievement_floor=floor).validated()
     assert_invalid("achievementFloor", caught)
+
+
+@pytest.mark.parametrize("threshold", [Decimal("0.5"), Decimal(15), Decimal(100)])
+def test_the_at_risk_threshold_may_lie_above_0_up_to_100(threshold: Decimal) -> None:
+    assert rules(at_risk_threshold=threshold).validated().at_risk_threshold == threshold
+
+
+@pytest.mark.parametrize(
+    "threshold", [Decimal(0), Decimal("-1"), Decimal("100.01"), Decimal("NaN")]
+)
+def test_an_at_risk_threshold_outside_0_to_100_is_rejected(threshold: Decimal) -> None:
+    with pytest.raises(DomainError) as caught:
+        rules(at_risk_threshold=threshold).validated()
+    assert_invalid("atRiskThreshold", caught)
+
+
+def test_rule_sets_recorded_before_the_at_risk_threshold_existed_decode_with_15() -> None:
+    from projections.rules import rules_from_json, rules_to_json
+
+    stored = json.loads(rules_to_json(rules().validated()))
+    del stored["atRiskThreshold"]
+    assert rules_from_json(json.dumps(stored)).at_risk_threshold == Decimal(15)
+    kept = rules(at_risk_threshold=Decimal(7)).validated()
+    assert rules_from_json(rules_to_json(kept)) == kept
 
 
 # -- perspective weights ----------------------------------------------------------------------

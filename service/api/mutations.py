@@ -19,7 +19,14 @@ from domain.errors import DomainError, InvalidInput, InvalidRuleSet, PermissionD
 from domain.goals import Direction, GoalSpec, Horizon, OwnerKind, Perspective
 from domain.provenance import Role
 from domain.reviews import RaterSource
-from domain.rules import EligibilityRule, RuleSet, Tier, TierReward, TierShare
+from domain.rules import (
+    DEFAULT_AT_RISK_THRESHOLD,
+    EligibilityRule,
+    RuleSet,
+    Tier,
+    TierReward,
+    TierShare,
+)
 from service.api.errors import CommandRejected
 from service.api.reward_types import RaterSourceType, RewardSpecInput
 from service.api.types import DirectionType, HorizonType, Info, OwnerKindType, PerspectiveType
@@ -270,6 +277,11 @@ class DefineRuleSetInput:
     tier_rewards: list[TierRewardInput] = strawberry.field(default_factory=list)
     eligibility: list[EligibilityRuleInput] = strawberry.field(default_factory=list)
     distribution: list[TierShareInput] = strawberry.field(default_factory=list)
+    at_risk_threshold: Decimal = strawberry.field(
+        default=DEFAULT_AT_RISK_THRESHOLD,
+        description="Percentage points a goal's progress may trail the straight line from its "
+        "period's start to its end before it is reported at risk.",
+    )
 
 
 @strawberry.input
@@ -330,6 +342,7 @@ def _rule_set(input: DefineRuleSetInput) -> RuleSet:
             for e in input.eligibility
         ],
         distribution=[TierShare(d.tier, d.max_percent) for d in input.distribution],
+        at_risk_threshold=input.at_risk_threshold,
     )
 
 

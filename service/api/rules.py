@@ -104,6 +104,10 @@ class RuleSetVersion:
     tier_rewards: list[TierRewardType]
     eligibility: list[EligibilityRuleType]
     distribution: list[TierShareType]
+    at_risk_threshold: Decimal = strawberry.field(
+        description="A goal is at risk when its progress trails the straight line from its "
+        "period's start to its end by more than this many percentage points."
+    )
     adoptions: list[Adoption] = strawberry.field(
         description="When production adopted this version, oldest first."
     )
@@ -153,5 +157,6 @@ class RuleSetVersion:
             distribution=[
                 TierShareType(tier=d.tier, max_percent=d.max_percent) for d in rules.distribution
             ],
+            at_risk_threshold=rules.at_risk_threshold,
             adoptions=adoptions,
         )
