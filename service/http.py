@@ -8,12 +8,14 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -174,13 +176,7 @@ class PerfledgerGraphQL(GraphQL[Context, None]):
         )
 
 
-LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>Perfledger</title></head>
-<body style="font-family: system-ui; max-width: 46rem; margin: 3rem auto">
-<h1>Perfledger</h1>
-<p>The GraphQL API and its explorer are at <a href="/graphql">/graphql</a>. Every request needs
-a bearer token: run <code>perfledger token --role hr --employee &lt;employee id or code&gt;</code>
-and put <code>{"Authorization": "Bearer &lt;token&gt;"}</code> in GraphiQL's Headers pane.</p>
-</body></html>"""
+DASHBOARD = Path(__file__).parent / "dashboard"
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Starlette:
@@ -218,12 +214,13 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
             }
         )
 
-    async def landing(_request: Request) -> Response:
-        return HTMLResponse(LANDING)
+    async def dashboard(_request: Request) -> Response:
+        return FileResponse(DASHBOARD / "index.html", headers={"Cache-Control": "no-cache"})
 
     app = Starlette(
         routes=[
-            Route("/", landing),
+            Route("/", dashboard),
+            Mount("/dashboard", StaticFiles(directory=DASHBOARD), name="dashboard"),
             Route("/healthz", health),
             Route("/graphql", PerfledgerGraphQL(holder), methods=["GET", "POST"]),
         ],
