@@ -175,6 +175,7 @@ def proposed_reward_id(cycle_id: UUID, employee_id: UUID, rule_key: str) -> UUID
 class RewardOrigin(Enum):
     MANUAL = "manual"  # granted by a manager or hr on their own judgement
     RULES = "rules"  # proposed by the rule set in force for a review cycle, then approved
+    TRIAL = "trial"  # decided under a trial's pilot rules: provisional until a promotion
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ class Reward(Aggregate):
         period: str | None,
         granted_on: date,
         provenance: Provenance,
+        trial_id: UUID | None = None,  # rewards granted before trials existed have none
     ) -> None:
         self.employee_id = employee_id
         self.spec = spec
@@ -259,6 +261,8 @@ class Reward(Aggregate):
         self.period = period
         self.granted_on = granted_on
         self.revoked_on: date | None = None
+        self.trial_id = trial_id
+        self.confirmed_on: date | None = None  # a provisional reward, when its trial was promoted
 
     @classmethod
     def grant(
@@ -272,8 +276,11 @@ class Reward(Aggregate):
         period: str | None,
         granted_on: date,
         provenance: Provenance,
+        trial_id: UUID | None = None,
     ) -> Reward:
-        """Grant on someone's judgement (no basis) or as the approval of a rule's proposal."""
+        """Grant on someone's judgement (no basis), as the approval of a rule's proposal, or,
+        with ``trial_id``, provisionally under a trial's pilot rules: such a reward counts in
+        production only once the trial's promotion confirms it."""
         provenance = provenance.with_required_reason("grant a reward")
         checked = spec.checked("reward")
         salary = reference_salary.checked("referenceSalary") if reference_salary else None
@@ -281,18 +288,52 @@ class Reward(Aggregate):
             id=id,
             employee_id=employee_id,
             spec=checked,
-            origin=RewardOrigin.MANUAL if basis is None else RewardOrigin.RULES,
+            origin=(
+                RewardOrigin.TRIAL
+                if trial_id is not None
+                else RewardOrigin.MANUAL
+                if basis is None
+                else RewardOrigin.RULES
+            ),
             basis=basis,
             reference_salary=salary,
             granted_amount=granted_amount(checked, salary),
             period=None if period is None else str(Period.parse(period)),
             granted_on=granted_on,
             provenance=provenance,
+            trial_id=trial_id,
         )
 
     @property
     def revoked(self) -> bool:
         return self.revoked_on is not None
+
+    @property
+    def provisional(self) -> bool:
+        """Granted under a trial's pilot rules and neither confirmed nor revoked yet."""
+        return self.trial_id is not None and self.confirmed_on is None and not self.revoked
+
+    def confirm(self, confirmed_on: date, provenance: Provenance) -> None:
+        """Confirm a provisional reward: its trial was promoted, so it now counts in production."""
+        if self.trial_id is None:
+            raise InvalidInput(
+                "this reward was not granted under a trial; only provisional rewards are confirmed",
+                field="rewardId",
+            )
+        if self.revoked_on is not None:
+            raise RewardAlreadyRevoked(
+                f"this reward was revoked on {self.revoked_on.isoformat()}; it cannot be confirmed"
+            )
+        if self.confirmed_on is not None:
+            raise InvalidInput(
+                f"this reward was already confirmed on {self.confirmed_on.isoformat()}",
+                field="rewardId",
+            )
+        self._confirmed(max(confirmed_on, self.granted_on), provenance)
+
+    @event("Confirmed")
+    def _confirmed(self, confirmed_on: date, provenance: Provenance) -> None:
+        self.confirmed_on = confirmed_on
 
     def revoke(self, revoked_on: date, provenance: Provenance) -> None:
         provenance = provenance.with_required_reason("revoke a reward")

@@ -11,7 +11,7 @@ later rule change never moves the goalposts of a period already under way.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -20,7 +20,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain import text
-from domain.errors import InvalidRuleSet, NotFound
+from domain.errors import InvalidInput, InvalidRuleSet, NotFound
 from domain.goals import Perspective
 from domain.provenance import Provenance
 from domain.reviews import RaterSource
@@ -363,12 +363,22 @@ RULE_BOOK_ID = uuid5(UUID("6f1d6c2e-6a53-4f0e-9a44-4f57e3b0a001"), "rule-book")
 
 @dataclass(frozen=True)
 class Adoption:
+    """Production adopted ``version`` from ``effective_from``: for everyone, or, with
+    ``employees``, for those people only (a trial promoted for its scope)."""
+
     version: int
     effective_from: date
+    employees: frozenset[UUID] | None = None
+
+    def covers(self, employee_id: UUID | None) -> bool:
+        return self.employees is None or (employee_id is not None and employee_id in self.employees)
+
+
+MAX_SCOPED_EMPLOYEES = 50_000
 
 
 class RuleBook(Aggregate):
-    """Every rule-set version ever defined, and when production adopted which."""
+    """Every rule-set version ever defined, and when production adopted which, for whom."""
 
     @event("Opened")
     def __init__(self, id: UUID, provenance: Provenance) -> None:
@@ -396,24 +406,60 @@ class RuleBook(Aggregate):
         self.versions[version] = rules
 
     def adopt(self, version: int, effective_from: date, provenance: Provenance) -> None:
-        if version not in self.versions:
-            raise NotFound(f"rule-set version {version} does not exist", field="version")
+        self._require_defined(version)
         self._version_adopted(version, effective_from, provenance)
 
     @event("VersionAdopted")
     def _version_adopted(self, version: int, effective_from: date, provenance: Provenance) -> None:
         self.adoptions.append(Adoption(version, effective_from))
 
-    def version_in_force(self, day: date) -> int | None:
-        return version_in_force(self.adoptions, day)
+    def adopt_for(
+        self,
+        version: int,
+        effective_from: date,
+        employees: Collection[UUID],
+        provenance: Provenance,
+    ) -> None:
+        """Adopt ``version`` from ``effective_from`` for the named people only. The people are
+        listed, not the departments they belong to, so the record says exactly whom it moved
+        (someone joining later stays under the rules everyone else has)."""
+        self._require_defined(version)
+        people = sorted(set(employees))
+        if not people:
+            raise InvalidInput("a scoped adoption names at least one employee", field="employeeIds")
+        if len(people) > MAX_SCOPED_EMPLOYEES:
+            raise InvalidInput(
+                f"a scoped adoption names at most {MAX_SCOPED_EMPLOYEES} people",
+                field="employeeIds",
+            )
+        self._version_adopted_for_scope(version, effective_from, people, provenance)
+
+    @event("VersionAdoptedForScope")
+    def _version_adopted_for_scope(
+        self, version: int, effective_from: date, employees: list[UUID], provenance: Provenance
+    ) -> None:
+        self.adoptions.append(Adoption(version, effective_from, frozenset(employees)))
+
+    def _require_defined(self, version: int) -> None:
+        if version not in self.versions:
+            raise NotFound(f"rule-set version {version} does not exist", field="version")
+
+    def version_in_force(self, day: date, employee_id: UUID | None = None) -> int | None:
+        return version_in_force(self.adoptions, day, employee_id)
 
 
-def version_in_force(adoptions: list[Adoption], day: date) -> int | None:
-    """The production version on ``day``: the latest-recorded adoption effective by then."""
+def version_in_force(
+    adoptions: list[Adoption], day: date, employee_id: UUID | None = None
+) -> int | None:
+    """The production version on ``day`` for ``employee_id`` (None: for the organisation as a
+    whole, so scoped adoptions do not count): of the adoptions effective by then that cover
+    them, the one effective latest; on a tie, the one recorded last."""
     chosen: Adoption | None = None
     for adoption in adoptions:
-        if adoption.effective_from <= day and (
-            chosen is None or adoption.effective_from >= chosen.effective_from
+        if (
+            adoption.effective_from <= day
+            and adoption.covers(employee_id)
+            and (chosen is None or adoption.effective_from >= chosen.effective_from)
         ):
             chosen = adoption
     return chosen.version if chosen else None

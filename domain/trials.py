@@ -255,8 +255,15 @@ class Trial(Aggregate):
     def link_reward(
         self, reward: Reward, department_ancestry: Collection[UUID], provenance: Provenance
     ) -> None:
-        """Mark a reward decided under the pilot rules as provisional: a rollback revokes it."""
+        """Take a reward granted under this trial's pilot rules as one of its provisional
+        rewards: a rollback revokes it, a promotion confirms it."""
         self.require_running("take provisional rewards")
+        if reward.trial_id != self.id:
+            raise InvalidInput(
+                f"reward {reward.id} was not granted under trial “{self.name}”; only rewards "
+                "granted under the trial are its provisional rewards",
+                field="rewardId",
+            )
         if reward.id in self.reward_ids:
             raise AlreadyExists(
                 f"reward {reward.id} is already linked to this trial", field="rewardId"
@@ -282,7 +289,7 @@ class Trial(Aggregate):
 
     def promote(self, effective_from: date, for_everyone: bool, provenance: Provenance) -> None:
         """The pilot rules become production from ``effective_from``, for everyone or for the
-        scope; its provisional rewards stand (the promotion confirms them)."""
+        scope; the command confirms its provisional rewards with it."""
         self.require_running("be promoted")
         provenance = provenance.with_required_reason("promote a trial")
         assert provenance.reason is not None

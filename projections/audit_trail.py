@@ -42,6 +42,7 @@ from domain.rewards import Reward
 from domain.rules import Adoption, RuleBook, version_in_force
 from domain.trials import Trial, TrialRegistry
 from projections.base import Handler, Sealer
+from projections.rules import adoption_of
 from service.idempotency import ProcessedRequest
 
 DDL = """
@@ -375,6 +376,7 @@ class AuditTrailModel:
             on(RuleBook, "Opened"): lambda e: Facts((), "rule book opened"),
             on(RuleBook, "VersionDefined"): self._version_defined,
             on(RuleBook, "VersionAdopted"): self._version_adopted,
+            on(RuleBook, "VersionAdoptedForScope"): self._version_adopted_for_scope,
             on(ReviewCycle, "Drafted"): self._cycle_drafted,
             on(ReviewCycle, "Redefined"): self._cycle_redefined,
             on(ReviewCycle, "DeadlinesChanged"): self._deadlines_changed,
@@ -599,6 +601,15 @@ class AuditTrailModel:
             (),
             f"version in force from {day.isoformat()}: "
             f"{0 if before is None else before} → {e.version}",
+        )
+
+    def _version_adopted_for_scope(self, e: Any) -> Facts:
+        day, people = e.effective_from, list(e.employees)
+        self.adoptions.append(Adoption(e.version, day, frozenset(people)))
+        return Facts(
+            tuple(people),
+            f"version {e.version} in force from {day.isoformat()} for {len(people)} "
+            f"{'person' if len(people) == 1 else 'people'} (a scoped adoption)",
         )
 
     # -- review cycles ----------------------------------------------------------------------------
@@ -878,9 +889,9 @@ class AuditTrailModel:
                 r["period"],
             )
         for r in await conn.fetch(
-            "SELECT version, effective_from FROM rule_adoptions ORDER BY position"
+            "SELECT version, effective_from, employee_ids FROM rule_adoptions ORDER BY position"
         ):
-            self.adoptions.append(Adoption(r["version"], r["effective_from"]))
+            self.adoptions.append(adoption_of(r))
         for r in await conn.fetch("SELECT * FROM review_cycles"):
             competencies = json.loads(r["competencies"])
             self.cycles[r["id"]] = CycleMemo(

@@ -351,6 +351,8 @@ class CycleScorecardsModel:
                     self._mark((appraisal.cycle_id, appraisal.reviewee_id), self.rules.adopted_at)
         for reward_id in self.rewards.dirty:
             reward = self.rewards.rewards[reward_id]
+            if not reward.in_production:
+                continue  # a trial's provisional reward leaves production's rows untouched
             for appraisal in reviews.appraisals_of(reward.employee_id):
                 cycle = reviews.cycles[appraisal.cycle_id]
                 if reward.cycle_id == cycle.id or reward.period == cycle.period:
@@ -378,7 +380,7 @@ class CycleScorecardsModel:
         """The result from the other models' memory as it stands now."""
         cycle = self.reviews.cycles[appraisal.cycle_id]
         period = Period.parse(cycle.period)
-        version, rules = self.rules.in_force(period.start)
+        version, rules = self.rules.in_force(period.start, appraisal.reviewee_id)
         evaluation = evaluate(
             kpi_score=self.scorecards.kpi_score(appraisal.reviewee_id, cycle.period),
             reviews=[

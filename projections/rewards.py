@@ -3,6 +3,11 @@
 A row says what was given, to whom, for which period, on whose judgement or by which rule of which
 rule-set version, at which log position, and why; revoking fills in the revocation columns and
 leaves the rest as granted.
+
+A reward granted under a trial's pilot rules is provisional: it is kept here, with its trial, but
+counts in production (``in_production``) only once the trial's promotion confirms it. A rolled
+back trial's rewards therefore never show in production: its results are exactly what they would
+have been without the trial, while the trial's report and the audit trail keep them.
 """
 
 from __future__ import annotations
@@ -51,11 +56,18 @@ CREATE TABLE IF NOT EXISTS rewards (
     revoked_on date,
     revoked_by text,
     revoke_reason text,
-    position bigint NOT NULL
+    position bigint NOT NULL,
+    trial_id uuid,
+    confirmed_on date,
+    in_production boolean NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rewards_employee ON rewards (employee_id, granted_position);
 CREATE INDEX IF NOT EXISTS rewards_department ON rewards (department_id, period);
+CREATE INDEX IF NOT EXISTS rewards_trial ON rewards (trial_id) WHERE trial_id IS NOT NULL;
 """
+
+# The condition production's reward queries add: no reward of a trial that was not promoted.
+IN_PRODUCTION = "in_production"
 
 
 @dataclass(slots=True)
@@ -90,6 +102,13 @@ class RewardRow:
     revoked_by: str | None
     revoke_reason: str | None
     position: int
+    trial_id: UUID | None = None
+    confirmed_on: date | None = None
+
+    @property
+    def in_production(self) -> bool:
+        """Not a trial's, or its trial was promoted (which confirmed it)."""
+        return self.trial_id is None or self.confirmed_on is not None
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -123,11 +142,15 @@ class RewardRow:
             self.revoked_by,
             self.revoke_reason,
             self.position,
+            self.trial_id,
+            self.confirmed_on,
+            self.in_production,
         )
 
     @classmethod
     def from_record(cls, r: asyncpg.Record) -> RewardRow:
         values = dict(r)
+        del values["in_production"]
         values["kind"] = RewardKind(values["kind"])
         values["origin"] = RewardOrigin(values["origin"])
         return cls(**values)
@@ -164,6 +187,9 @@ _COLUMNS = [
     ("revoked_by", "text"),
     ("revoke_reason", "text"),
     ("position", "bigint"),
+    ("trial_id", "uuid"),
+    ("confirmed_on", "date"),
+    ("in_production", "boolean"),
 ]
 
 
@@ -186,13 +212,17 @@ class RewardsModel:
         return {
             event_type(Reward, "Granted"): self._granted,
             event_type(Reward, "Revoked"): self._revoked,
+            event_type(Reward, "Confirmed"): self._confirmed,
         }
 
     def for_employee(self, employee_id: UUID, period: str | None = None) -> list[RewardRow]:
-        """The employee's rewards in grant order (revoked ones too: check ``revoked``), for one
-        period or, with None, all of them."""
+        """The employee's rewards in production, in grant order (revoked ones too: check
+        ``revoked``), for one period or, with None, all of them. A trial's rewards that no
+        promotion confirmed are not production's."""
         rows = (self.rewards[i] for i in self.by_employee.get(employee_id, ()))
-        return [row for row in rows if period is None or row.period == period]
+        return [
+            row for row in rows if row.in_production and (period is None or row.period == period)
+        ]
 
     def _index(self, row: RewardRow) -> None:
         self.by_employee.setdefault(row.employee_id, []).append(row.id)
@@ -231,6 +261,7 @@ class RewardsModel:
             revoked_by=None,
             revoke_reason=None,
             position=position,
+            trial_id=getattr(e, "trial_id", None),  # rewards granted before trials had none
         )
         self.rewards[row.id] = row
         self._index(row)
@@ -242,6 +273,12 @@ class RewardsModel:
         row.revoked_on = e.revoked_on
         row.revoked_by = e.provenance.actor_id
         row.revoke_reason = e.provenance.reason
+        row.position = position
+        self.dirty.add(row.id)
+
+    def _confirmed(self, e: Any, position: int) -> None:
+        row = self.rewards[e.originator_id]
+        row.confirmed_on = e.confirmed_on
         row.position = position
         self.dirty.add(row.id)
 

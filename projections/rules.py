@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -41,9 +42,19 @@ CREATE TABLE IF NOT EXISTS rule_adoptions (
     effective_from date NOT NULL,
     adopted_at timestamptz NOT NULL,
     adopted_by text NOT NULL,
-    reason text
+    reason text,
+    employee_ids uuid[]  -- NULL: for everyone; else the only people this adoption moved
 );
 """
+
+
+def adoption_of(r: asyncpg.Record) -> Adoption:
+    """An adoption from its ``rule_adoptions`` row."""
+    people = r["employee_ids"]
+    return Adoption(
+        r["version"], r["effective_from"], None if people is None else frozenset(people)
+    )
+
 
 BUILT_IN_VERSION = 0  # scores computed before any version was adopted use DEFAULT_RULES
 
@@ -172,6 +183,7 @@ class RulesModel:
         return {
             event_type(RuleBook, "VersionDefined"): self._defined,
             event_type(RuleBook, "VersionAdopted"): self._adopted,
+            event_type(RuleBook, "VersionAdoptedForScope"): self._adopted_for_scope,
         }
 
     def _defined(self, e: Any, position: int) -> None:
@@ -183,8 +195,15 @@ class RulesModel:
         self.new_adoptions.append((e, position))
         self.adopted_at = position
 
-    def in_force(self, day: date) -> tuple[int, RuleSet]:
-        version = version_in_force(self.adoptions, day)
+    def _adopted_for_scope(self, e: Any, position: int) -> None:
+        self.adoptions.append(Adoption(e.version, e.effective_from, frozenset(e.employees)))
+        self.new_adoptions.append((e, position))
+        self.adopted_at = position
+
+    def in_force(self, day: date, employee_id: UUID | None = None) -> tuple[int, RuleSet]:
+        """The production rules on ``day`` for ``employee_id`` (None, or a department's id:
+        the organisation-wide ones)."""
+        version = version_in_force(self.adoptions, day, employee_id)
         if version is None:
             return BUILT_IN_VERSION, DEFAULT_RULES
         return version, self.versions[version]
@@ -194,9 +213,9 @@ class RulesModel:
         for r in await conn.fetch("SELECT version, rules FROM rule_sets"):
             self.versions[r["version"]] = rules_from_json(r["rules"])
         for r in await conn.fetch(
-            "SELECT version, effective_from FROM rule_adoptions ORDER BY position"
+            "SELECT version, effective_from, employee_ids FROM rule_adoptions ORDER BY position"
         ):
-            self.adoptions.append(Adoption(r["version"], r["effective_from"]))
+            self.adoptions.append(adoption_of(r))
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         if self.new_versions:
@@ -216,7 +235,7 @@ class RulesModel:
             )
         if self.new_adoptions:
             await conn.executemany(
-                "INSERT INTO rule_adoptions VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO rule_adoptions VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [
                     (
                         position,
@@ -225,6 +244,7 @@ class RulesModel:
                         e.timestamp,
                         e.provenance.actor_id,
                         e.provenance.reason,
+                        getattr(e, "employees", None),
                     )
                     for e, position in self.new_adoptions
                 ],

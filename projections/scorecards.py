@@ -128,7 +128,7 @@ class ScorecardsModel:
             for goal_id in self.goals.by_owner_period.get((owner_id, period), ())
         ]
         active = [g for g in goals if g.status is not GoalStatus.ABANDONED]
-        version, rules = self.rules.in_force(Period.parse(period).start)
+        version, rules = self.rules.in_force(Period.parse(period).start, owner_id)
         kpi = score_goals(
             [
                 GoalFacts(

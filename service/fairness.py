@@ -61,7 +61,9 @@ LEFT JOIN cycle_scorecards s ON s.cycle_id = a.cycle_id AND s.employee_id = a.re
 WHERE a.cycle_id = $1
 ORDER BY a.reviewee_id
 """
-_REWARDS = "SELECT employee_id, kind FROM rewards WHERE cycle_id = $1 AND NOT revoked"
+_REWARDS = (
+    "SELECT employee_id, kind FROM rewards WHERE cycle_id = $1 AND NOT revoked AND in_production"
+)
 _EARLIER = "SELECT id FROM fairness_audits WHERE cycle_id = $1 ORDER BY position"
 
 

@@ -80,11 +80,13 @@ class RewardCommands(CommandsBase):
 
         return self._execute(provenance, "revokeReward", {}, decide)
 
-    def rules_for_cycle(self, cycle: ReviewCycle) -> tuple[int, RuleSet]:
-        """The production rule set a cycle is judged under: the one in force when its period
-        began (version 0: the built-in defaults, before any adoption)."""
+    def rules_for_cycle(self, cycle: ReviewCycle, employee_id: UUID) -> tuple[int, RuleSet]:
+        """The production rule set an employee is judged under in a cycle: the one in force
+        for them when its period began (version 0: the built-in defaults, before any
+        adoption)."""
         book = self._load_optional(RuleBook, RULE_BOOK_ID)
-        version = book.version_in_force(Period.parse(cycle.period).start) if book else None
+        start = Period.parse(cycle.period).start
+        version = book.version_in_force(start, employee_id) if book else None
         if book is None or version is None:
             return 0, DEFAULT_RULES
         return version, book.versions[version]
@@ -121,7 +123,7 @@ class RewardCommands(CommandsBase):
                     f"employee {employee_id} was not reviewed in this cycle", field="employeeId"
                 )
             key = rule_key.strip()
-            version, rules = self.rules_for_cycle(cycle)
+            version, rules = self.rules_for_cycle(cycle, employee_id)
             spec = rules.reward_rules().get(key)
             if spec is None:
                 known = ", ".join(sorted(rules.reward_rules())) or "none"

@@ -227,20 +227,6 @@ class TrialCommands(CommandsBase):
         arguments = {"trial_id": trial_id, "employee_id": employee_id, "text": text}
         return self._execute(provenance, "giveTrialFeedback", arguments, decide, idempotency_key)
 
-    def link_provisional_reward(
-        self, provenance: Provenance, trial_id: UUID, reward_id: UUID
-    ) -> Receipt:
-        """Mark a granted reward as decided under the pilot rules: a rollback revokes it."""
-
-        def decide() -> Decision:
-            self._require_hr(provenance, "link provisional rewards")
-            trial = self.trial(trial_id)
-            reward = self._load(Reward, reward_id, "reward", "rewardId")
-            self._link(trial, reward, provenance)
-            return [trial], trial.id, trial.version
-
-        return self._execute(provenance, "linkProvisionalReward", {}, decide)
-
     def grant_provisional_reward(
         self,
         provenance: Provenance,
@@ -276,6 +262,7 @@ class TrialCommands(CommandsBase):
                 period=trial.period,
                 granted_on=today,
                 provenance=provenance,
+                trial_id=trial.id,
             )
             self._link(trial, reward, provenance)
             return [reward, trial], reward.id, reward.version
@@ -298,10 +285,13 @@ class TrialCommands(CommandsBase):
         trial_id: UUID,
         effective_from: date,
         for_everyone: bool,
+        members: Sequence[UUID] = (),
     ) -> Receipt:
-        """End the trial by promotion, freeing its scope; its provisional rewards stand. For
-        everyone, the rule book adopts the pilot version from ``effective_from`` in the same
-        transaction; for the scope only, the promotion itself is the record."""
+        """End the trial by promotion, freeing its scope, and confirm its provisional rewards,
+        in one transaction. The rule book adopts the pilot version from ``effective_from``: for
+        everyone, or for the scope only: its participants and ``members`` (today's members of
+        the scope departments, resolved by the caller from the directory; each is checked to
+        lie within the scope, so someone who joined since the start moves too)."""
 
         def decide() -> Decision:
             self._require_hr(provenance, "promote trials")
@@ -309,14 +299,36 @@ class TrialCommands(CommandsBase):
             trial.promote(effective_from, for_everyone, provenance)
             registry = self._registry(provenance)
             registry.release(trial.id, provenance)
-            touched: list[Aggregate] = [trial, registry]
+            book = self._load(RuleBook, RULE_BOOK_ID, "rule book", "ruleSetVersion")
             if for_everyone:
-                book = self._load(RuleBook, RULE_BOOK_ID, "rule book", "ruleSetVersion")
                 book.adopt(trial.rule_set_version, effective_from, provenance)
-                touched.append(book)
-            return touched, trial.id, trial.version
+            else:
+                people = self._covered(trial, members)
+                book.adopt_for(trial.rule_set_version, effective_from, people, provenance)
+            confirmed: list[Aggregate] = []
+            for reward_id in trial.reward_ids:
+                reward = self._load(Reward, reward_id, "reward", "rewardId")
+                if reward.provisional:
+                    reward.confirm(effective_from, provenance)
+                    confirmed.append(reward)
+            return [trial, registry, book, *confirmed], trial.id, trial.version
 
         return self._execute(provenance, "promoteTrial", {}, decide)
+
+    def _covered(self, trial: Trial, members: Sequence[UUID]) -> list[UUID]:
+        """The trial's participants and those of ``members`` it covers today; a member it does
+        not cover is refused by name."""
+        people = dict.fromkeys(trial.participants)
+        for i, employee_id in enumerate(dict.fromkeys(members)):
+            if employee_id in people:
+                continue
+            employee = self._load(Employee, employee_id, "employee", f"members[{i}]")
+            if not trial.covers(employee_id, self.department_ancestry(employee.department_id)):
+                raise InvalidInput(
+                    f"employee {employee.code} is outside the trial's scope", field=f"members[{i}]"
+                )
+            people[employee_id] = None
+        return list(people)
 
     def roll_back_trial(self, provenance: Provenance, trial_id: UUID, today: date) -> Receipt:
         """End the trial without effect, freeing its scope, and revoke every provisional reward

@@ -28,7 +28,7 @@ from domain.errors import (
     UnknownScopeMembers,
 )
 from domain.provenance import Provenance, Role
-from domain.rewards import Money, Reward, RewardKind, RewardSpec
+from domain.rewards import Money, Reward, RewardKind, RewardOrigin, RewardSpec
 from domain.rules import DEFAULT_RULES
 from domain.trials import TRIAL_REGISTRY_ID, Trial, TrialRegistry, TrialStatus
 from service.application import Perfledger, department_id_for, employee_id_for
@@ -43,6 +43,7 @@ from tests.helpers import (
     fetch,
     load,
     position,
+    set_goal,
     small_org,
 )
 
@@ -135,6 +136,23 @@ def trial_of(app: Perfledger, receipt: Receipt) -> Trial:
 
 def registry(app: Perfledger) -> TrialRegistry:
     return load(app, TrialRegistry, TRIAL_REGISTRY_ID)
+
+
+def provisional(
+    app: Perfledger, trial_id: UUID, employee: UUID, granted_on: date = date(2026, 7, 10)
+) -> UUID:
+    """A reward granted under the trial's pilot rules."""
+    reward_id = uuid4()
+    app.grant_provisional_reward(
+        HR.because("tier A under the pilot"),
+        trial_id=trial_id,
+        reward_id=reward_id,
+        employee_id=employee,
+        spec=BONUS,
+        reference_salary=None,
+        today=granted_on,
+    )
+    return reward_id
 
 
 def grant(app: Perfledger, employee: UUID, granted_on: date = date(2026, 7, 10)) -> UUID:
@@ -390,14 +408,12 @@ def test_participants_give_their_own_feedback_and_only_they(app: Perfledger, set
         )
 
 
-def test_rewards_of_participants_are_linked_or_granted_as_provisional(
+def test_rewards_under_the_pilot_rules_are_granted_as_provisional_to_participants_only(
     app: Perfledger, setup: Setup
 ) -> None:
     s = setup
     trial_id = start(app, s).id
     assert trial_id is not None
-    linked = grant(app, s.org.alice)
-    app.link_provisional_reward(HR, trial_id, linked)
     granted = uuid4()
     receipt = app.grant_provisional_reward(
         HR.because("tier A under the pilot"),
@@ -411,17 +427,21 @@ def test_rewards_of_participants_are_linked_or_granted_as_provisional(
     assert receipt.id == granted
     reward = load(app, Reward, granted)
     assert (reward.employee_id, reward.period) == (s.erik, "2026-Q3")
-    assert load(app, Trial, trial_id).reward_ids == [linked, granted]
+    assert (reward.trial_id, reward.origin, reward.provisional) == (
+        trial_id,
+        RewardOrigin.TRIAL,
+        True,
+    )
+    assert load(app, Trial, trial_id).reward_ids == [granted]
     # Outsiders' rewards are not the pilot's; a grant without a reason records nothing either.
     outsider = app.hire_employee(
         HR, code="E6", name="Finn", department_id=s.support, manager_id=s.org.boss,
         job_title="Agent", hire_date=date(2024, 1, 1), attributes={},
     ).id  # fmt: skip
     assert outsider is not None
-    theirs = grant(app, outsider)
     assert_records_nothing(
         app,
-        lambda: app.link_provisional_reward(HR, trial_id, theirs),
+        lambda: provisional(app, trial_id, outsider),
         NotATrialParticipant,
         "rewardId",
     )
@@ -441,6 +461,21 @@ def test_rewards_of_participants_are_linked_or_granted_as_provisional(
     )
 
 
+def test_a_production_reward_is_never_a_trials_and_cannot_be_confirmed(
+    app: Perfledger, setup: Setup
+) -> None:
+    trial_id = start(app, setup).id
+    assert trial_id is not None
+    trial = load(app, Trial, trial_id)
+    production = load(app, Reward, grant(app, setup.org.alice))
+    assert not production.provisional
+    with pytest.raises(InvalidInput) as caught:
+        trial.link_reward(production, [setup.org.sales], HR)
+    assert caught.value.field == "rewardId"
+    with pytest.raises(InvalidInput):
+        production.confirm(date(2026, 10, 1), HR)
+
+
 # -- ending ---------------------------------------------------------------------------------------
 
 
@@ -450,8 +485,7 @@ def test_promoting_for_everyone_adopts_the_pilot_version_in_the_same_transaction
     s = setup
     trial_id = start(app, s).id
     assert trial_id is not None
-    reward_id = grant(app, s.org.alice)
-    app.link_provisional_reward(HR, trial_id, reward_id)
+    reward_id = provisional(app, trial_id, s.org.alice)
     before = position(app)
     receipt = app.promote_trial(
         HR.because("fairer, same cost"), trial_id, date(2026, 10, 1), for_everyone=True
@@ -459,9 +493,10 @@ def test_promoting_for_everyone_adopts_the_pilot_version_in_the_same_transaction
     book = app.rule_book()
     assert book.version_in_force(date(2026, 10, 1)) == s.pilot
     assert book.version_in_force(date(2026, 9, 30)) == s.production
-    # Trial, registry and rule book: three events, one save.
+    # Trial, registry, rule book and the provisional reward: four events, one save.
     written = app.recorder.select_notifications(before + 1, 10)
     assert sorted(n.topic.rsplit(".", 1)[-1] for n in written) == [
+        "Confirmed",
         "Promoted",
         "ScopeReleased",
         "VersionAdopted",
@@ -473,16 +508,51 @@ def test_promoting_for_everyone_adopts_the_pilot_version_in_the_same_transaction
         date(2026, 10, 1),
         True,
     )
-    assert not load(app, Reward, reward_id).revoked  # the provisional reward stands
+    reward = load(app, Reward, reward_id)  # the provisional reward stands, confirmed
+    assert (reward.revoked, reward.provisional, reward.confirmed_on) == (
+        False,
+        False,
+        date(2026, 10, 1),
+    )
 
 
-def test_promoting_for_the_scope_leaves_the_rule_book_alone(app: Perfledger, setup: Setup) -> None:
-    trial_id = start(app, setup).id
+def test_promoting_for_the_scope_adopts_the_pilot_version_for_its_people_only(
+    app: Perfledger, setup: Setup
+) -> None:
+    s = setup
+    trial_id = start(app, s).id
     assert trial_id is not None
-    adoptions = list(app.rule_book().adoptions)
-    app.promote_trial(BECAUSE, trial_id, date(2026, 10, 1), for_everyone=False)
-    assert app.rule_book().adoptions == adoptions
+    # Someone who joined a scope department since the start moves with it when named.
+    newcomer = app.hire_employee(
+        HR, code="E7", name="Gus", department_id=s.key_accounts, manager_id=s.org.boss,
+        job_title="Agent", hire_date=date(2026, 7, 1), attributes={},
+    ).id  # fmt: skip
+    assert newcomer is not None
+    app.promote_trial(BECAUSE, trial_id, date(2026, 10, 1), for_everyone=False, members=[newcomer])
+    book = app.rule_book()
+    assert book.adoptions[-1].employees == frozenset(
+        [s.org.boss, s.org.alice, s.org.bob, s.dana, s.erik, newcomer]
+    )
+    for person in (s.org.alice, s.erik, newcomer):
+        assert book.version_in_force(date(2026, 10, 1), person) == s.pilot
+        assert book.version_in_force(date(2026, 9, 30), person) == s.production
+    assert book.version_in_force(date(2026, 10, 1)) == s.production  # the organisation's
+    assert book.version_in_force(date(2026, 10, 1), uuid4()) == s.production
     assert load(app, Trial, trial_id).for_everyone is False
+
+
+def test_promoting_for_the_scope_refuses_a_member_outside_it(app: Perfledger, setup: Setup) -> None:
+    trial_id = start(app, setup, employees=[]).id
+    assert trial_id is not None
+    assert_records_nothing(
+        app,
+        lambda: app.promote_trial(
+            BECAUSE, trial_id, date(2026, 10, 1), for_everyone=False, members=[setup.erik]
+        ),
+        InvalidInput,
+        "members[0]",
+    )
+    assert load(app, Trial, trial_id).running
 
 
 def test_rolling_back_revokes_the_standing_provisional_rewards_with_the_reason(
@@ -491,9 +561,8 @@ def test_rolling_back_revokes_the_standing_provisional_rewards_with_the_reason(
     s = setup
     trial_id = start(app, s).id
     assert trial_id is not None
-    standing, already_revoked = grant(app, s.org.alice), grant(app, s.org.bob)
-    for reward_id in (standing, already_revoked):
-        app.link_provisional_reward(HR, trial_id, reward_id)
+    standing = provisional(app, trial_id, s.org.alice)
+    already_revoked = provisional(app, trial_id, s.org.bob)
     app.revoke_reward(HR.because("duplicate"), already_revoked, date(2026, 7, 11))
     app.roll_back_trial(HR.because("scores drifted up"), trial_id, date(2026, 7, 20))
 
@@ -521,7 +590,7 @@ def test_a_rollback_that_cannot_revoke_a_reward_records_nothing(
 ) -> None:
     trial_id = start(app, setup).id
     assert trial_id is not None
-    app.link_provisional_reward(HR, trial_id, grant(app, setup.org.alice, date(2026, 7, 10)))
+    provisional(app, trial_id, setup.org.alice, date(2026, 7, 10))
     # The reward was granted on the 10th: revoking it on the 5th is refused, and so is the whole
     # rollback, trial and registry included.
     assert_records_nothing(
@@ -584,7 +653,7 @@ def pilot_story(app: Perfledger) -> Setup:
         text="My manager should see this",
         today=TODAY,
     )
-    app.link_provisional_reward(HR, trial_id, grant(app, s.org.alice))
+    provisional(app, trial_id, s.org.alice)
     app.roll_back_trial(HR.because("scores drifted up"), trial_id, date(2026, 7, 20))
     return s
 
@@ -629,3 +698,50 @@ async def test_the_audit_trail_tells_a_pilots_story_keeping_feedback_text_sealed
     )
     assert revised["reason"] == "participants asked for a higher cap"
     assert rows[6]["reason"] == "scores drifted up"
+
+
+# -- promotion in production's read models -------------------------------------------------------
+
+
+def scoped_promotion_story(app: Perfledger) -> tuple[Setup, UUID]:
+    """Sales piloted (not Erik), Alice given a provisional reward, the trial promoted for its
+    scope from Q4; then Alice and Erik both beat a Q4 target by far (achievement 150%)."""
+    s = build_setup(app)
+    trial_id = start(app, s, employees=[]).id
+    assert trial_id is not None
+    reward_id = provisional(app, trial_id, s.org.alice)
+    app.promote_trial(BECAUSE, trial_id, date(2026, 10, 1), for_everyone=False)
+    for person in (s.org.alice, s.erik):
+        goal = set_goal(app, person, period="2026-Q4", due_date=date(2026, 12, 31))
+        app.record_progress(HR, goal, Decimal(12), date(2026, 10, 20), "crm")
+    return s, reward_id
+
+
+async def test_a_scoped_promotion_scores_its_people_under_the_pilot_and_confirms_rewards(
+    services: Services,
+) -> None:
+    s, reward_id = await services.call(scoped_promotion_story, services.app)
+    await catch_up(services)
+    cards = {
+        r["owner_id"]: (r["rule_set_version"], r["score"])
+        for r in await fetch(
+            services,
+            "SELECT owner_id, rule_set_version, score FROM scorecards WHERE period = '2026-Q4'",
+        )
+    }
+    # The pilot caps achievement at 130%, production at 120%.
+    assert cards[s.org.alice] == (s.pilot, Decimal(130))
+    assert cards[s.erik] == (s.production, Decimal(120))
+    reward = (
+        await fetch(
+            services,
+            "SELECT trial_id, confirmed_on, in_production FROM rewards WHERE id = $1",
+            reward_id,
+        )
+    )[0]
+    assert (reward["confirmed_on"], reward["in_production"]) == (date(2026, 10, 1), True)
+    adoption = (
+        await fetch(services, "SELECT version, employee_ids FROM rule_adoptions ORDER BY position")
+    )[-1]
+    assert adoption["version"] == s.pilot
+    assert set(adoption["employee_ids"]) == {s.org.boss, s.org.alice, s.org.bob, s.dana}

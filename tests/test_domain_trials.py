@@ -98,7 +98,8 @@ def refused(
     return caught.value
 
 
-def reward(employee: UUID = ALICE) -> Reward:
+def reward(employee: UUID = ALICE, trial: Trial | None = None) -> Reward:
+    """A reward granted under ``trial``'s pilot rules (None: a production reward)."""
     return Reward.grant(
         id=uuid4(),
         employee_id=employee,
@@ -108,6 +109,7 @@ def reward(employee: UUID = ALICE) -> Reward:
         period="2026-Q3",
         granted_on=date(2026, 7, 10),
         provenance=HR.because("pilot tier A"),
+        trial_id=None if trial is None else trial.id,
     )
 
 
@@ -220,18 +222,40 @@ def test_feedback_has_text_and_is_not_dated_before_the_trial() -> None:
     )
 
 
-def test_a_standing_reward_of_a_participant_is_linked_once() -> None:
+def test_a_standing_reward_granted_under_the_trial_to_a_participant_is_linked_once() -> None:
     trial = start()
     trial.collect_events()
-    granted = reward(ALICE)
+    granted = reward(ALICE, trial)
     trial.link_reward(granted, [], HR)
     assert trial.reward_ids == [granted.id]
     assert event_names(trial) == ["RewardLinked"]
     refused(lambda: trial.link_reward(granted, [], HR), AlreadyExists, "rewardId")
-    refused(lambda: trial.link_reward(reward(DAN), [SUPPORT], HR), NotATrialParticipant, "rewardId")
-    revoked = reward(BOB)
+    refused(
+        lambda: trial.link_reward(reward(DAN, trial), [SUPPORT], HR),
+        NotATrialParticipant,
+        "rewardId",
+    )
+    revoked = reward(BOB, trial)
     revoked.revoke(date(2026, 7, 11), HR.because("mistake"))
     refused(lambda: trial.link_reward(revoked, [], HR), RewardAlreadyRevoked, "rewardId")
+    # A production reward, or another trial's, is never this trial's provisional reward.
+    refused(lambda: trial.link_reward(reward(BOB), [], HR), InvalidInput, "rewardId")
+
+
+def test_a_provisional_reward_is_confirmed_once_and_never_after_a_revocation() -> None:
+    trial = start()
+    granted = reward(ALICE, trial)
+    assert granted.provisional
+    granted.collect_events()
+    granted.confirm(date(2026, 10, 1), BECAUSE)
+    assert (granted.provisional, granted.confirmed_on) == (False, date(2026, 10, 1))
+    assert [type(e).__name__ for e in granted.collect_events()] == ["Confirmed"]
+    refused(lambda: granted.confirm(date(2026, 10, 2), BECAUSE), InvalidInput, "rewardId")
+    revoked = reward(BOB, trial)
+    revoked.revoke(date(2026, 7, 11), HR.because("mistake"))
+    assert not revoked.provisional
+    with pytest.raises(RewardAlreadyRevoked):
+        revoked.confirm(date(2026, 10, 1), BECAUSE)
 
 
 # -- ending ---------------------------------------------------------------------------------------
@@ -283,7 +307,7 @@ def test_an_ended_trial_changes_no_more() -> None:
             lambda: trial.roll_back(date(2026, 8, 2), BECAUSE),
             lambda: trial.revise(3, book, BECAUSE),
             lambda: trial.give_feedback(ALICE, "late", date(2026, 8, 2), [], HR),
-            lambda: trial.link_reward(reward(ALICE), [], HR),
+            lambda: trial.link_reward(reward(ALICE, trial), [], HR),
         ]
 
     for trial in (rolled_back, promoted):

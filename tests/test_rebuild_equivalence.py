@@ -194,8 +194,9 @@ def record_what_the_seed_does_not(app: Perfledger) -> None:
     )
 
     # Trials: one revised, given feedback and a provisional reward, then rolled back (which
-    # revokes the reward); another promoted for its scope. Both pilot a version production does
-    # not use in the fourth quarter, each on one named employee.
+    # revokes the reward); another given a provisional reward and promoted for its scope (which
+    # confirms it). Both pilot a version production does not use in the fourth quarter, each on
+    # one named employee.
     pilot = app.define_rule_set(
         HR, replace(DEFAULT_RULES, achievement_cap=Decimal(130)), "Pilot: a higher cap"
     ).version
@@ -241,6 +242,15 @@ def record_what_the_seed_does_not(app: Perfledger) -> None:
         today=date(2026, 10, 2),
     )
     app.roll_back_trial(HR, rolled_back, date(2026, 10, 5))
+    app.grant_provisional_reward(
+        HR,
+        trial_id=promoted,
+        reward_id=UUID(int=SEED + 5),
+        employee_id=other,
+        spec=RewardSpec(RewardKind.EXTRA_LEAVE, days=Decimal(1)),
+        reference_salary=None,
+        today=date(2026, 10, 3),
+    )
     app.promote_trial(HR, promoted, date(2027, 1, 1), for_everyone=False)
 
 

@@ -109,6 +109,7 @@ class Loaders:
                     adopted_at=a["adopted_at"],
                     adopted_by=a["adopted_by"],
                     reason=a["reason"],
+                    scoped_to=None if a["employee_ids"] is None else len(a["employee_ids"]),
                 )
             )
         found = {r["version"]: RuleSetVersion.from_row(r, adoptions[r["version"]]) for r in rows}

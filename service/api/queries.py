@@ -12,7 +12,7 @@ from domain.errors import DomainError
 from domain.goals import GoalStatus
 from domain.periods import Period
 from service.api.as_of import AsOf, AsOfPosition, employee_view, past_department, past_view
-from service.api.errors import QueryError
+from service.api.errors import QueryError, forbidden
 from service.api.pagination import (
     Connection,
     Edge,
@@ -291,15 +291,27 @@ class Query:
         loaded = await info.context.loaders.rule_set.load_many([0, *sorted(versions)])
         return [v for v in loaded if v is not None]
 
-    @strawberry.field(description="The production rule-set version in force on a day.")
+    @strawberry.field(
+        description="The production rule-set version in force on a day: for the organisation "
+        "as a whole, or with employeeId for that person (scoped adoptions included)."
+    )
     async def production_rules(
-        self, info: Info, on: date, min_position: MinPosition = None
+        self,
+        info: Info,
+        on: date,
+        employee_id: strawberry.ID | None = None,
+        min_position: MinPosition = None,
     ) -> RuleSetVersion | None:
         await _reach(info, min_position)
+        person = None if employee_id is None else parse_id(employee_id, "employeeId")
+        if person is not None and not await info.context.visibility.sees(person):
+            raise forbidden("this employee's rules")
         async with info.context.pool.acquire() as conn:
             version = await conn.fetchval(
                 "SELECT version FROM rule_adoptions WHERE effective_from <= $1 "
+                "AND (employee_ids IS NULL OR $2::uuid = ANY(employee_ids)) "
                 "ORDER BY effective_from DESC, position DESC LIMIT 1",
                 on,
+                person,
             )
         return await info.context.loaders.rule_set.load(version or 0)

@@ -19,6 +19,7 @@ import strawberry
 from domain.errors import DomainError
 from domain.periods import Period
 from domain.rewards import Money, RewardKind, RewardOrigin, RewardSpec
+from projections.rewards import IN_PRODUCTION
 from service.api.as_of import AsOf, AsOfPosition, employee_view
 from service.api.errors import QueryError, forbidden
 from service.api.mutations import CommandResult, execute, new_id, optional_uuid, uuid_of
@@ -87,6 +88,17 @@ class RewardNode:
     revoked_on: date | None
     revoked_by: strawberry.ID | None
     revoke_reason: str | None
+    trial_id: strawberry.ID | None = strawberry.field(
+        description="The trial whose pilot rules it was granted under: such a reward is "
+        "provisional until the trial's promotion confirms it, and revoked by its rollback."
+    )
+    confirmed_on: date | None = strawberry.field(
+        description="For a trial's reward: when the trial's promotion confirmed it."
+    )
+    in_production: bool = strawberry.field(
+        description="Whether it counts in production: false for a trial's reward that no "
+        "promotion confirmed (it shows only in the trial's report and the audit trail)."
+    )
     employee_id: strawberry.Private[UUID]
 
     @classmethod
@@ -125,6 +137,9 @@ class RewardNode:
             revoked_on=r["revoked_on"],
             revoked_by=strawberry.ID(r["revoked_by"]) if r["revoked_by"] else None,
             revoke_reason=r["revoke_reason"],
+            trial_id=strawberry.ID(str(r["trial_id"])) if r["trial_id"] else None,
+            confirmed_on=r["confirmed_on"],
+            in_production=r["in_production"],
             employee_id=r["employee_id"],
         )
 
@@ -165,13 +180,17 @@ def _period(period: str | None) -> str | None:
 
 @strawberry.type
 class RewardQuery:
-    @strawberry.field(description="Rewards you may see, newest first.")
+    @strawberry.field(
+        description="Rewards you may see, newest first: production's, or with trialId the "
+        "rewards granted under that trial's pilot rules (provisional, confirmed or revoked)."
+    )
     async def rewards(
         self,
         info: Info,
         employee_id: strawberry.ID | None = None,
         period: str | None = None,
         include_revoked: bool = True,
+        trial_id: strawberry.ID | None = None,
         first: int = 50,
         after: str | None = None,
         min_position: MinPosition = None,
@@ -186,8 +205,11 @@ class RewardQuery:
             info = await employee_view(info, past, as_of, as_of_position)
         limit = page_size(first)
         key = decode_cursor(after)
-        conditions = ["TRUE"]
+        conditions = [IN_PRODUCTION]
         args: list[object] = []
+        if trial_id is not None:
+            args.append(parse_id(trial_id, "trialId"))
+            conditions = [f"trial_id = ${len(args)}"]
         visible = await info.context.visibility.people()
         if employee_id is not None:
             employee = parse_id(employee_id, "employeeId")
@@ -253,7 +275,7 @@ class RewardQuery:
         if not info.context.visibility.everyone:
             raise forbidden("reward totals")
         await _reach(info, min_position)
-        conditions = ["NOT revoked"]
+        conditions = ["NOT revoked", IN_PRODUCTION]
         args: list[object] = []
         if department_id is not None:
             args.append(parse_id(department_id, "departmentId"))

@@ -79,6 +79,10 @@ class Adoption:
     adopted_at: datetime
     adopted_by: str
     reason: str | None
+    scoped_to: int | None = strawberry.field(
+        description="For an adoption for part of the organisation (a trial promoted for its "
+        "scope): how many people it moved; null when it was for everyone."
+    )
 
 
 @strawberry.type(description="A versioned, immutable set of appraisal rules.")
