@@ -23,10 +23,12 @@ from projections.fairness_audits import FairnessAuditsModel
 from projections.feedback import FeedbackModel
 from projections.goals import GoalsModel
 from projections.organisation import OrganisationModel
+from projections.pilot_scorecards import PilotScorecardsModel
 from projections.reviews import ReviewsModel
 from projections.rewards import RewardsModel
 from projections.rules import RulesModel
 from projections.scorecards import ScorecardsModel
+from projections.trials import TrialsModel
 
 TRACKING_DDL = """
 CREATE TABLE IF NOT EXISTS projection_tracking (
@@ -68,6 +70,15 @@ class Projector:
             self.reviews, self.goals, self.scorecards, self.rules, self.rewards, self.feedback
         )
         self.fairness_audits = FairnessAuditsModel()
+        self.trials = TrialsModel(self.organisation, secrets)
+        self.pilot_scorecards = PilotScorecardsModel(
+            self.trials,
+            self.goals,
+            self.rules,
+            self.scorecards,
+            self.reviews,
+            self.cycle_scorecards,
+        )
         self.audit_trail = AuditTrailModel(secrets)
         # Order matters: scorecards read the others' state when they flush.
         self.models: list[ReadModel] = [
@@ -80,6 +91,8 @@ class Projector:
             self.reviews,
             self.cycle_scorecards,
             self.fairness_audits,
+            self.trials,  # after the organisation: people joining a trial's scope
+            self.pilot_scorecards,  # after the trials and every model it reads
         ]
         if with_audit_trail:  # as-of replays answer about scores, not about the trail
             self.models.append(self.audit_trail)

@@ -99,10 +99,12 @@ async def test_a_pilot_from_start_to_rollback(
     assert clash["code"] == "OVERLAPPING_TRIAL", clash
     assert position(app) == before
 
+    # Read your write: the trial as its read model has it once it reflects the start.
     trial = (
         await server.graphql(
-            "query($t: ID!) { trial(id: $t) { status participants ruleSetVersion } }",
-            {"t": trial_id},
+            "query($t: ID!, $p: Int) { trial(id: $t, minPosition: $p) { status participants "
+            "ruleSetVersion } }",
+            {"t": trial_id, "p": started["position"]},
         )
     )["data"]["trial"]
     assert trial["status"] == "running"
@@ -190,8 +192,9 @@ async def test_a_pilot_from_start_to_rollback(
     assert promoted["code"] == "TRIAL_NOT_RUNNING"
     ended = (
         await server.graphql(
-            "query($t: ID!) { trial(id: $t) { status versionsTried feedbackCount } }",
-            {"t": trial_id},
+            "query($t: ID!, $p: Int) { trial(id: $t, minPosition: $p) { status versionsTried "
+            "feedbackCount } }",
+            {"t": trial_id, "p": rolled["position"]},
         )
     )["data"]["trial"]
     assert ended == {"status": "rolled_back", "versionsTried": [pilot, better], "feedbackCount": 1}
@@ -209,3 +212,206 @@ async def test_a_pilot_from_start_to_rollback(
         },
     )
     assert fresh["__typename"] == "CommandAccepted", fresh
+
+
+PILOT_PAGE = """
+query($t: ID!, $c: ID, $first: Int!, $after: String, $p: Int) {
+  pilotScorecards(trialId: $t, cycleId: $c, first: $first, after: $after, minPosition: $p) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { employeeId closed
+      kpi { pilot { ruleSetVersion score tier } productionScore productionTier delta }
+      cycles { cycleId closed delta productionFinalScore
+        pilot { ruleSetVersion score tier rewards { ruleKey } }
+        production { score tier }
+        sources { source withheld submitted score } } } }
+  }
+}
+"""
+MINE = """
+query($t: ID!, $p: Int) {
+  myPilotScorecard(trialId: $t, minPosition: $p) {
+    employeeId kpi { pilot { score } delta } cycles { cycleId pilot { score } delta }
+  }
+}
+"""
+TRIALS = """
+query($s: String, $p: Int) {
+  trials(status: $s, minPosition: $p) { totalCount edges { node { id name status closed } } }
+}
+"""
+
+
+def code_of(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+async def members_of(database: Database, code: str) -> list[UUID]:
+    conn = await asyncpg.connect(**database.asyncpg_kwargs())
+    try:
+        rows = await conn.fetch(
+            "SELECT e.id FROM employees e JOIN departments d ON d.id = e.department_id "
+            "WHERE d.code LIKE $1 || '%' ORDER BY e.code",
+            code,
+        )
+    finally:
+        await conn.close()
+    return [UUID(str(r["id"])) for r in rows]
+
+
+async def department(database: Database, code: str) -> str:
+    conn = await asyncpg.connect(**database.asyncpg_kwargs())
+    try:
+        return str(await conn.fetchval("SELECT id FROM departments WHERE code = $1", code))
+    finally:
+        await conn.close()
+
+
+async def test_trial_reads_follow_roles_and_a_closed_trial_stays_readable(
+    app: Perfledger, database: Database, server: Server
+) -> None:
+    pilot = app.define_rule_set(
+        HR, replace(DEFAULT_RULES, kpi_weight=Decimal(85), review_weight=Decimal(15)), "pilot"
+    ).version
+    await server.graphql(
+        "query($p: Int) { employees(first: 1, minPosition: $p) { totalCount } }",
+        {"p": position(app)},
+    )
+    shown = await mutate(
+        server,
+        "startTrial",
+        {
+            "name": "Sales pilot",
+            "ruleSetVersion": pilot,
+            "period": "2026",
+            "departmentIds": [await department(database, "SALES")],
+            "showParticipants": True,
+            "responsible": ["hr-1"],
+            "reason": "heavier KPIs",
+        },
+    )
+    hidden = await mutate(
+        server,
+        "startTrial",
+        {
+            "name": "Ops pilot",
+            "ruleSetVersion": pilot,
+            "period": "2026",
+            "departmentIds": [await department(database, "OPS")],
+            "showParticipants": False,
+            "responsible": ["hr-1"],
+            "reason": "heavier KPIs",
+        },
+    )
+    ended = await mutate(server, "rollBackTrial", {"trialId": hidden["id"], "reason": "no"})
+    assert ended["position"] > hidden["position"] > shown["position"]
+    seller, other_seller = (await members_of(database, "SALES"))[:2]
+    ops = (await members_of(database, "OPS"))[0]
+
+    # The list, by status, for hr; a participant sees only trials that show them.
+    async def listed(status: str | None, **who: Any) -> list[str]:
+        body = await server.graphql(TRIALS, {"s": status, "p": ended["position"]}, **who)
+        assert "errors" not in body, body
+        return [e["node"]["name"] for e in body["data"]["trials"]["edges"]]
+
+    assert await listed(None) == ["Ops pilot", "Sales pilot"]  # newest first
+    assert await listed("running") == ["Sales pilot"]
+    assert await listed("rolled_back") == ["Ops pilot"]
+    assert await listed("promoted") == []
+    assert code_of(await server.graphql(TRIALS, {"s": "paused"})) == "INVALID_INPUT"
+    employee: dict[str, Any] = {"role": Role.EMPLOYEE, "employee": seller}
+    assert await listed(None, **employee) == ["Sales pilot"]
+    assert await listed(None, role=Role.EMPLOYEE, employee=ops) == []
+
+    # hr pages through every participant's pilot scorecards, one cycle's or all.
+    q2 = str(cycle_id_for(SEED, "2026-Q2"))
+    variables = {"t": shown["id"], "first": 2, "p": ended["position"]}
+    first = (await server.graphql(PILOT_PAGE, {**variables, "c": q2}))["data"]["pilotScorecards"]
+    assert first["totalCount"] > 2
+    assert first["pageInfo"]["hasNextPage"] is True
+    nodes = [e["node"] for e in first["edges"]]
+    after = first["pageInfo"]["endCursor"]
+    while after is not None:
+        page = (await server.graphql(PILOT_PAGE, {**variables, "c": q2, "after": after}))["data"][
+            "pilotScorecards"
+        ]
+        nodes += [e["node"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    assert len(nodes) == first["totalCount"] == len({n["employeeId"] for n in nodes})
+    assert all([c["cycleId"] for c in n["cycles"]] == [q2] for n in nodes)
+    assert all(c["pilot"]["ruleSetVersion"] == pilot for n in nodes for c in n["cycles"])
+    everything = (await server.graphql(PILOT_PAGE, {**variables, "first": 200}))["data"]
+    assert max(len(e["node"]["cycles"]) for e in everything["pilotScorecards"]["edges"]) >= 2
+
+    # A participant reads their own pilot scorecard and nothing else; others are refused.
+    mine = await server.graphql(MINE, {"t": shown["id"], "p": ended["position"]}, **employee)
+    assert mine["data"]["myPilotScorecard"]["employeeId"] == str(seller), mine
+    refused = await server.graphql(PILOT_PAGE, variables, **employee)
+    assert code_of(refused) == "FORBIDDEN"
+    manager: dict[str, Any] = {"role": Role.MANAGER, "employee": ops}
+    assert code_of(await server.graphql(PILOT_PAGE, variables, **manager)) == "FORBIDDEN"
+    assert code_of(await server.graphql(MINE, {"t": shown["id"]}, **manager)) == "FORBIDDEN"
+    assert code_of(await server.graphql(MINE, {"t": hidden["id"]}, **manager)) == "FORBIDDEN"
+    trial_query = "query($t: ID!) { trial(id: $t) { name } }"
+    assert (await server.graphql(trial_query, {"t": shown["id"]}, **employee))["data"] == {
+        "trial": {"name": "Sales pilot"}
+    }
+    assert code_of(await server.graphql(trial_query, {"t": hidden["id"]}, **employee)) == (
+        "FORBIDDEN"
+    )
+
+    # Feedback: hr reads it all, its author their own, another participant none of it.
+    said = await mutate(
+        server, "giveTrialFeedback", {"trialId": shown["id"], "text": "clearer"}, **employee
+    )
+    feedback = (
+        "query($t: ID!, $p: Int) { trialFeedback(trialId: $t, minPosition: $p) { totalCount "
+        "edges { node { employeeId text position } } } }"
+    )
+    read = {"t": shown["id"], "p": said["position"]}
+
+    async def texts(**who: Any) -> list[str]:
+        body = await server.graphql(feedback, read, **who)
+        assert "errors" not in body, body
+        return [e["node"]["text"] for e in body["data"]["trialFeedback"]["edges"]]
+
+    assert await texts() == ["clearer"]
+    assert await texts(**employee) == ["clearer"]
+    assert await texts(role=Role.EMPLOYEE, employee=other_seller) == []
+
+    # Promoted, the trial is a closed report: its rows frozen, its comparison as of its end.
+    promoted = await mutate(
+        server,
+        "promoteTrial",
+        {
+            "trialId": shown["id"],
+            "effectiveFrom": "2027-01-01",
+            "forEveryone": False,
+            "reason": "fairer for sales",
+        },
+    )
+    closed = await server.graphql(
+        "query($t: ID!, $p: Int) { trial(id: $t, minPosition: $p) { status closed promotedOn "
+        "endedPosition transitions { event position } } }",
+        {"t": shown["id"], "p": promoted["position"]},
+    )
+    report = closed["data"]["trial"]
+    assert (report["status"], report["closed"]) == ("promoted", True)
+    assert report["promotedOn"] is not None
+    assert [t["event"] for t in report["transitions"]] == ["started", "promoted"]
+    assert report["transitions"][0]["position"] < shown["position"]
+    assert report["endedPosition"] == report["transitions"][-1]["position"]
+    frozen = (await server.graphql(PILOT_PAGE, {**variables, "first": 200}))["data"]
+    assert all(e["node"]["closed"] for e in frozen["pilotScorecards"]["edges"])
+    comparison = await server.graphql(
+        "query($t: ID!, $c: ID!) { trialComparison(trialId: $t, cycleId: $c) { position "
+        "pilotVersion people { employeeId } } }",
+        {"t": shown["id"], "c": q2},
+    )
+    assert comparison["data"]["trialComparison"]["position"] == report["endedPosition"]
+    assert comparison["data"]["trialComparison"]["pilotVersion"] == pilot
+    too_early = await server.graphql(
+        "query($t: ID!, $c: ID!, $p: Int) { trialComparison(trialId: $t, cycleId: $c, "
+        "asOfPosition: $p) { position } }",
+        {"t": shown["id"], "c": q2, "p": report["transitions"][0]["position"] - 1},
+    )
+    assert code_of(too_early) == "AS_OF_OUT_OF_RANGE"
