@@ -20,6 +20,7 @@ from service.application import Perfledger
 from service.as_of import Replays, prepare_connection
 from service.audit import build_audit_chain, events_table
 from service.cipher import SecretBox, check_store_key, cipher_env
+from service.live.feed import LiveFeed
 from service.positions import PositionWatcher
 from service.settings import Settings
 
@@ -55,6 +56,7 @@ class Services:
     projector: Projector
     runner: ProjectionRunner
     watcher: PositionWatcher
+    live: LiveFeed  # subscriptions: each commit of the read models, to whom it concerns
     executor: ThreadPoolExecutor
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _runner_task: asyncio.Task[None] | None = None
@@ -83,6 +85,8 @@ class Services:
                     self.audit_chain.run(self._stop), name="audit-chain"
                 )
         await self.watcher.start()
+        async with self.read_pool.acquire() as conn:
+            await self.live.start(await self.projector.tracked_position(conn))
 
     async def stop(self) -> None:
         self._stop.set()
@@ -92,6 +96,7 @@ class Services:
         if self._chain_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._chain_task
+        await self.live.stop()
         await self.watcher.stop()
         await self.read_pool.close()
         if self.as_of_pool is not None:
@@ -152,6 +157,7 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
         init=prepare_connection,
     )
     assert as_of_pool is not None
+    watcher = PositionWatcher(lambda: connect(database), projector.name)
     return Services(
         settings=settings,
         database=database,
@@ -160,7 +166,8 @@ async def build(settings: Settings, database: db.Database | None = None) -> Serv
         read_pool=read_pool,
         projector=projector,
         runner=build_runner(app, projector, database, settings.projection_batch),
-        watcher=PositionWatcher(lambda: connect(database), projector.name),
+        watcher=watcher,
+        live=LiveFeed(read_pool, watcher, capacity=settings.live_queue_size),
         executor=ThreadPoolExecutor(settings.write_pool_size, thread_name_prefix="writer"),
         audit_chain=audit_chain,
         as_of_pool=as_of_pool,

@@ -1,4 +1,5 @@
-"""The web application: GraphQL at /graphql (GraphiQL in a browser), health at /healthz."""
+"""The web application: GraphQL at /graphql (GraphiQL in a browser; subscriptions over a
+websocket, graphql-transport-ws, on the same path), health at /healthz."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from service import auth
 from service.api.context import Context
@@ -25,6 +30,7 @@ from service.api.reviews import external_rater_refusal
 from service.api.schema import schema
 from service.bootstrap import Services, build
 from service.database import Database
+from service.live.socket import LiveTransportWS, Refused, SocketContext
 from service.settings import Settings
 
 log = logging.getLogger("perfledger.http")
@@ -91,10 +97,18 @@ class ServicesHolder:
 
 
 class PerfledgerGraphQL(GraphQL[Context, None]):
-    """GraphQL over HTTP. Every request but the GraphiQL page needs a bearer token."""
+    """GraphQL over HTTP and over a websocket (graphql-transport-ws). Every HTTP request but the
+    GraphiQL page needs a bearer token; a websocket signs in with its ``connection_init``."""
+
+    graphql_transport_ws_handler_class = LiveTransportWS
 
     def __init__(self, holder: ServicesHolder) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
         self.holder = holder
 
     @property
@@ -126,6 +140,22 @@ class PerfledgerGraphQL(GraphQL[Context, None]):
                     405, "METHOD_NOT_ALLOWED", "send GraphQL operations with POST", Allow="POST"
                 )
         await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        """A websocket's context, before its connection_init signs it in (HTTP requests make
+        theirs in ``context_for``)."""
+        return SocketContext.unsigned(self.services)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        if not isinstance(context, SocketContext):
+            raise ConnectionRejectionError()
+        try:
+            context.sign_in(self.services.settings.jwt_secret)
+        except Refused as error:
+            log.info("websocket refused: %s", error)
+            raise ConnectionRejectionError({"message": str(error)}) from None
+        unset: UnsetType = UNSET  # "no payload": strawberry sends a bare connection_ack
+        return unset
 
     async def execute(self, request: Request, viewer: auth.Viewer | auth.ExternalRater) -> Response:
         """POST /graphql: a JSON body with `query`, optional `variables` and `operationName`.
@@ -217,12 +247,14 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     async def dashboard(_request: Request) -> Response:
         return FileResponse(DASHBOARD / "index.html", headers={"Cache-Control": "no-cache"})
 
+    graphql = PerfledgerGraphQL(holder)
     app = Starlette(
         routes=[
             Route("/", dashboard),
             Mount("/dashboard", StaticFiles(directory=DASHBOARD), name="dashboard"),
             Route("/healthz", health),
-            Route("/graphql", PerfledgerGraphQL(holder), methods=["GET", "POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )

@@ -1,7 +1,8 @@
 """Read-your-writes: wait until the read models have reached a log position.
 
 One dedicated connection per process listens for the projector's NOTIFY after each commit; a
-slow poll covers notifications lost while that connection was down.
+slow poll covers notifications lost while that connection was down. The live feed
+(service/live) follows the same position to push what each commit changed to subscribers.
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ class PositionWatcher:
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close()
+
+    async def advanced(self, beyond: int) -> int:
+        """Wait (as long as it takes) until the read models pass ``beyond``; their position."""
+        while self.position <= beyond:
+            await self._changed.wait()
+        return self.position
 
     async def wait_for(self, position: int, seconds: float) -> None:
         """Return once the read models reflect ``position``; fail clearly after ``seconds``."""

@@ -36,6 +36,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     token_ttl_hours: int = 12
     projection_batch: int = 5000
+    live_queue_size: int = 256  # updates a subscriber may have queued before it is dropped
 
     @property
     def embedded(self) -> bool:
@@ -163,4 +164,5 @@ def from_environment() -> Settings:
         as_of_pool_size=_int("PERFLEDGER_AS_OF_POOL_SIZE", 4),
         write_pool_size=_int("PERFLEDGER_WRITE_POOL_SIZE", 10),
         projection_batch=_int("PERFLEDGER_PROJECTION_BATCH", 5000),
+        live_queue_size=_int("PERFLEDGER_LIVE_QUEUE_SIZE", 256),
     )

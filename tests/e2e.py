@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,12 +51,23 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, database: Database) -> AsyncIterator[Server]:
+async def running(
+    settings: Settings, database: Database, *, send_buffer: int | None = None
+) -> AsyncIterator[Server]:
+    """``send_buffer``: the kernel's send buffer for every connection (accepted sockets inherit
+    the listener's), small enough that a client which stops reading makes the server's writes
+    wait after a few kilobytes, not megabytes."""
     config = uvicorn.Config(
         create_app(settings, database), host="127.0.0.1", port=0, log_level="warning"
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    listeners = None
+    if send_buffer is not None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        listener.bind(("127.0.0.1", 0))
+        listeners = [listener]
+    task = asyncio.create_task(server.serve(sockets=listeners))
     while not server.started:
         if task.done():
             task.result()

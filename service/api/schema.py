@@ -27,6 +27,7 @@ from service.api import (
     review_mutations,
     reviews,
     rewards,
+    subscriptions,
     trials,
     whatif,
 )
@@ -47,6 +48,7 @@ Query = merge_types(
         fairness.FairnessQuery,
         whatif.WhatIfQuery,
         trials.TrialQuery,
+        subscriptions.LiveQuery,
     ),
 )
 Mutation = merge_types(
@@ -77,6 +79,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=subscriptions.Subscription,
         extensions=[
             # Factories: a fresh extension per request; the caches live at module level.
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
