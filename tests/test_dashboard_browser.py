@@ -1,0 +1,476 @@
+"""The dashboard at / in headless Chromium, against the real service on a seeded organisation:
+sign-in, a manager's team with a fact recorded while the page is open, HR's distributions,
+fairness charts and a trial's comparison, and an auditor's trail, chain status and as-of view.
+Screenshots are saved under test-artifacts/dashboard/.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import psycopg
+import pytest
+from playwright.async_api import Browser, expect
+from psycopg import sql
+
+from domain.provenance import Role
+from service.application import Perfledger
+from service.bootstrap import build_application
+from service.database import Database
+from service.seed import seed_organisation
+from service.seed_reviews import DEMO
+from tests.browser import TIMEZONE, Dashboard, chromium, dashboard
+from tests.conftest import make_settings
+from tests.e2e import Server, running
+from tests.helpers import position
+
+SEED = 11
+PERIOD = "2026-Q3"
+# Seeded facts end here; a measurement the tests record is dated on it, inside PERIOD.
+THROUGH = date(2026, 8, 31)
+EVIL_NAME = '<img src=x onerror="document.body.dataset.pwned=1">Eve'
+RESULT = "__typename ... on CommandAccepted { id position } ... on CommandRejected { code message }"
+
+
+@dataclass
+class Organisation:
+    server: Server
+    manager: UUID
+    reports: list[UUID]
+    evil: UUID
+
+    async def api(self, query: str, variables: dict[str, Any] | None = None, **who: Any) -> Any:
+        body = await self.server.graphql(query, variables, **who)
+        assert "errors" not in body, body
+        return body["data"]
+
+    def token(self, role: Role, employee: UUID) -> str:
+        return self.server.token(role, employee)
+
+
+@pytest.fixture(scope="module")
+def scratch_database(admin_database: Database) -> Iterator[Database]:
+    """One database for the whole module: seeding it once keeps the browser tests quick."""
+    name = f"dash_{uuid.uuid4().hex[:12]}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
+        conn.execute(statement)
+    yield admin_database.with_dbname(name)
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
+        conn.execute(drop)
+
+
+@pytest.fixture(scope="module")
+def seeded(scratch_database: Database) -> Iterator[Perfledger]:
+    application = build_application(scratch_database, make_settings())
+    seed_organisation(application, employees=60, seed=SEED, through=THROUGH, reviews=DEMO)
+    yield application
+    application.close()
+
+
+_LEAD = """
+SELECT m.id, m.department_id FROM employees m
+WHERE (SELECT count(*) FROM employees e WHERE e.manager_id = m.id) >= 3
+  AND NOT EXISTS (SELECT 1 FROM employees e JOIN employees x ON x.manager_id = e.id
+                  WHERE e.manager_id = m.id)
+ORDER BY m.code LIMIT 1
+"""
+
+
+@pytest.fixture(scope="module")
+async def organisation(
+    seeded: Perfledger, scratch_database: Database
+) -> AsyncIterator[Organisation]:
+    settings = make_settings(run_projections=True, wait_timeout_seconds=30.0)
+    async with running(settings, scratch_database) as server:
+        await server.graphql("query($p: Int) { viewer { role } }", {"p": position(seeded)})
+        await server.graphql(
+            "query($p: Int) { employees(first: 1, minPosition: $p) { totalCount } }",
+            {"p": position(seeded)},
+        )
+        conn = await asyncpg.connect(**scratch_database.asyncpg_kwargs())
+        try:
+            lead = await conn.fetchrow(_LEAD)
+            assert lead is not None
+            reports = await conn.fetch(
+                "SELECT id FROM employees WHERE manager_id = $1 ORDER BY code", lead["id"]
+            )
+        finally:
+            await conn.close()
+        # Someone whose name and title are markup: the page must show them as text.
+        hired = await server.graphql(
+            f"mutation($i: HireEmployeeInput!) {{ hireEmployee(input: $i) {{ {RESULT} }} }}",
+            {
+                "i": {
+                    "code": "EVIL1",
+                    "name": EVIL_NAME,
+                    "departmentId": str(lead["department_id"]),
+                    "managerId": str(lead["id"]),
+                    "jobTitle": "<script>document.body.dataset.pwned=2</script>",
+                    "hireDate": "2026-01-05",
+                }
+            },
+        )
+        accepted = hired["data"]["hireEmployee"]
+        assert accepted["__typename"] == "CommandAccepted", accepted
+        await server.graphql(
+            "query($p: Int) { employees(first: 1, minPosition: $p) { totalCount } }",
+            {"p": accepted["position"]},
+        )
+        yield Organisation(
+            server=server,
+            manager=UUID(str(lead["id"])),
+            reports=[UUID(str(r["id"])) for r in reports],
+            evil=UUID(accepted["id"]),
+        )
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+async def page(browser: Browser, organisation: Organisation) -> AsyncIterator[Dashboard]:
+    async with dashboard(browser, organisation.server.url) as tab:
+        yield tab
+        assert tab.script_errors == [], tab.script_errors
+
+
+async def live_updates(organisation: Organisation) -> set[str]:
+    """The subscriptions the service offers (none until they exist)."""
+    data = await organisation.api("{ __schema { subscriptionType { fields { name } } } }")
+    kind = data["__schema"]["subscriptionType"]
+    return {field["name"] for field in kind["fields"]} if kind else set()
+
+
+async def raise_a_score(organisation: Organisation, people: list[UUID]) -> tuple[UUID, str, str]:
+    """Record a measurement that puts one of ``people``'s PERIOD goals on target (the first
+    person with a goal below it) and return who, their score before and after."""
+    for person in people:
+        card = await organisation.api(
+            "query($e: ID!, $p: String!) { scorecard(employeeId: $e, period: $p) { "
+            "score goals { goalId achievement } } "
+            "employee(id: $e) { goals(period: $p) { id target } } }",
+            {"e": str(person), "p": PERIOD},
+        )
+        if card["scorecard"] is None or card["scorecard"]["score"] is None:
+            continue
+        behind = [g for g in card["scorecard"]["goals"] if Decimal(g["achievement"] or 0) < 90]
+        if not behind:
+            continue
+        goal = next(g for g in card["employee"]["goals"] if g["id"] == behind[0]["goalId"])
+        recorded = await organisation.api(
+            f"mutation($i: RecordProgressInput!) {{ recordProgress(input: $i) {{ {RESULT} }} }}",
+            {
+                "i": {
+                    "goalId": goal["id"],
+                    "value": goal["target"],
+                    "asOf": THROUGH.isoformat(),
+                    "source": "dashboard test",
+                }
+            },
+        )
+        assert recorded["recordProgress"]["__typename"] == "CommandAccepted", recorded
+        after = await organisation.api(
+            "query($e: ID!, $p: String!, $m: Int) { "
+            "scorecard(employeeId: $e, period: $p, minPosition: $m) { score } }",
+            {"e": str(person), "p": PERIOD, "m": recorded["recordProgress"]["position"]},
+        )
+        assert after["scorecard"]["score"] != card["scorecard"]["score"]
+        return person, card["scorecard"]["score"], after["scorecard"]["score"]
+    raise AssertionError("no one has a goal below target to measure")
+
+
+async def test_sign_in_refuses_a_bad_token_and_never_puts_the_token_in_a_url(
+    page: Dashboard, organisation: Organisation
+) -> None:
+    await page.open()
+    await page.page.get_by_label("Bearer token", exact=True).fill("not-a-token")
+    await page.page.get_by_role("button", name="Sign in", exact=True).click()
+    refusal = page.page.get_by_role("alert")
+    await expect(refusal).to_contain_text("Could not sign in")
+    await expect(refusal).to_contain_text("the bearer token is invalid")
+    await expect(refusal).to_contain_text("UNAUTHENTICATED")
+    await page.screenshot("sign-in-refused")
+
+    token = organisation.token(Role.MANAGER, organisation.manager)
+    await page.sign_in(token)
+    await expect(page.page.get_by_test_id("viewer-role")).to_have_text("manager")
+    assert await page.page.evaluate("sessionStorage.getItem('perfledger.token')") == token
+    # The token travels in headers only: no URL the page asked for carries it.
+    assert page.urls
+    assert not [url for url in page.urls if token in url or token[-20:] in url]
+
+    await page.page.locator("#sign-out").click()
+    await expect(page.page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await expect(page.page.get_by_text("You signed out.")).to_be_visible()
+    assert await page.page.evaluate("sessionStorage.getItem('perfledger.token')") is None
+
+
+async def test_a_manager_sees_the_team_and_a_recorded_fact_arrive(
+    page: Dashboard, organisation: Organisation
+) -> None:
+    await page.sign_in(organisation.token(Role.MANAGER, organisation.manager))
+    await expect(page.page.get_by_role("heading", level=1)).to_have_text("My team")
+    period = page.page.get_by_label("Period", exact=True)
+    await period.fill(PERIOD)
+    await page.page.get_by_role("button", name="Show", exact=True).click()
+    table = page.page.get_by_test_id("team-scorecards")
+    await expect(table.locator("caption")).to_have_text(f"Scorecards for {PERIOD}")
+    team = [*organisation.reports, organisation.evil]
+    await expect(table.locator("tbody tr")).to_have_count(len(team))
+
+    # Every score shown is the API's.
+    for person in organisation.reports:
+        card = await organisation.api(
+            "query($e: ID!, $p: String!) { scorecard(employeeId: $e, period: $p) { score } }",
+            {"e": str(person), "p": PERIOD},
+        )
+        shown = table.locator(f'tr[data-employee="{person}"] .score-number')
+        await expect(shown).to_have_text(f"{Decimal(card['scorecard']['score']):.2f}")
+
+    # Names are text, never markup.
+    evil_row = table.locator(f'tr[data-employee="{organisation.evil}"]')
+    await expect(evil_row.locator(".person-name")).to_have_text(EVIL_NAME)
+    assert await evil_row.locator("img, script").count() == 0
+    assert await page.page.evaluate("document.body.dataset.pwned") is None
+
+    coverage = page.page.get_by_role("region", name="1:1 coverage")
+    await expect(coverage.locator("tbody tr")).to_have_count(len(team))
+
+    person, _, after = await raise_a_score(organisation, organisation.reports)
+    row = table.locator(f'tr[data-employee="{person}"]')
+    if "scorecardUpdated" not in await live_updates(organisation):
+        # Until the service pushes updates the page says so and offers a refresh.
+        await page.page.get_by_test_id("refresh").click()
+    await expect(row.locator(".score-number")).to_have_text(f"{Decimal(after):.2f}")
+    await page.screenshot("manager-team")
+
+
+async def test_hr_sees_distributions_fairness_charts_and_a_trial_against_production(
+    page: Dashboard, organisation: Organisation
+) -> None:
+    await page.sign_in(organisation.token(Role.HR, organisation.manager))
+    await expect(page.page.get_by_role("heading", level=1)).to_have_text("Departments")
+    await page.page.get_by_label("Period", exact=True).fill(PERIOD)
+    await page.page.get_by_role("button", name="Show", exact=True).click()
+    scores = page.page.get_by_role("region", name="KPI scores")
+    home = await organisation.api(
+        "query($e: ID!) { employee(id: $e) { department { id } } }",
+        {"e": str(organisation.manager)},
+    )
+    distribution = (
+        await organisation.api(
+            "query($d: ID!, $p: String!) { departmentScorecard(departmentId: $d, period: $p, "
+            "includeSubDepartments: true) { distribution { count buckets { count } } } }",
+            {"d": home["employee"]["department"]["id"], "p": PERIOD},
+        )
+    )["departmentScorecard"]["distribution"]
+    await expect(scores.locator(".stat", has_text="scored").locator(".stat-value")).to_have_text(
+        str(distribution["count"])
+    )
+    histogram = scores.locator("figure", has=page.page.locator("figcaption", has_text="Scores of"))
+    await expect(histogram.locator("svg rect.bar")).to_have_count(len(distribution["buckets"]))
+    await page.screenshot("hr-departments")
+
+    # Fairness: the newest closed cycle, grouped by gender, contract and location.
+    cycles = await organisation.api(
+        "{ reviewCycles(status: CLOSED) { edges { node { id period } } } }"
+    )
+    closed = max((e["node"] for e in cycles["reviewCycles"]["edges"]), key=lambda c: c["period"])
+    audit = (
+        await organisation.api(
+            "query($c: ID!) { fairnessAudit(cycleId: $c, "
+            'groupBy: ["gender", "contract", "location"]) { flags { kind } reportJson } }',
+            {"c": closed["id"]},
+        )
+    )["fairnessAudit"]
+    await page.view("Fairness")
+    report = page.page.get_by_role("region", name="Fairness audit")
+    await expect(report.get_by_role("table").first.locator("caption")).to_have_text(
+        "Findings flagged"
+    )
+    await expect(report.get_by_role("table").first.locator("tbody tr")).to_have_count(
+        len(audit["flags"])
+    )
+    for caption in ("Tiers by gender", "Mean rating by contract", "Impact ratio of tier:"):
+        await expect(report.locator("figcaption", has_text=caption).first).to_be_visible()
+    # The caterpillar plot: one mark with its interval per rater the audit flags.
+    leniency = json.loads(audit["reportJson"])["ratings"]["post"]["leniency"]
+    for source in leniency:
+        flagged = len(source.get("flagged", []))
+        if not flagged:
+            continue
+        plot = report.locator(
+            "figure",
+            has=page.page.locator("figcaption", has_text=f"Rater leniency, {source['source']}"),
+        )
+        await expect(plot.locator("svg .dot")).to_have_count(flagged)
+        await expect(plot.locator("svg line.whisker")).to_have_count(flagged)
+    await page.screenshot("hr-fairness")
+
+    # A trial: its pilot against production on its participants.
+    defined = await organisation.api(
+        f"mutation($i: DefineRuleSetInput!) {{ defineRuleSet(input: $i) {{ {RESULT} }} }}",
+        {
+            "i": {
+                "description": "Pilot: heavier KPI",
+                "achievementCap": "120",
+                "kpiWeight": "85",
+                "reviewWeight": "15",
+                "sourceWeights": [
+                    {"source": "MANAGER", "weight": "60"},
+                    {"source": "PEER", "weight": "40"},
+                ],
+                "tiers": [
+                    {"name": "A", "minScore": "90"},
+                    {"name": "B", "minScore": "75"},
+                    {"name": "C", "minScore": "60"},
+                    {"name": "D", "minScore": "0"},
+                ],
+            }
+        },
+    )
+    assert defined["defineRuleSet"]["__typename"] == "CommandAccepted", defined
+    rules = await organisation.api(
+        "query($m: Int) { ruleSets(minPosition: $m) { version description } }",
+        {"m": defined["defineRuleSet"]["position"]},
+    )
+    pilot = next(
+        r["version"] for r in rules["ruleSets"] if r["description"] == "Pilot: heavier KPI"
+    )
+    departments = await organisation.api(
+        "{ departments(first: 50) { edges { node { id code } } } }"
+    )
+    sales = next(
+        e["node"]["id"] for e in departments["departments"]["edges"] if e["node"]["code"] == "SALES"
+    )
+    started = await organisation.api(
+        f"mutation($i: StartTrialInput!) {{ startTrial(input: $i) {{ {RESULT} }} }}",
+        {
+            "i": {
+                "name": "Sales KPI pilot",
+                "ruleSetVersion": pilot,
+                "period": "2026",
+                "departmentIds": [sales],
+                "responsible": ["hr"],
+                "reason": "heavier KPI weights",
+            }
+        },
+    )
+    assert started["startTrial"]["__typename"] == "CommandAccepted", started
+    await organisation.api(
+        "query($m: Int) { employees(first: 1, minPosition: $m) { totalCount } }",
+        {"m": started["startTrial"]["position"]},
+    )
+    await page.view("Trials")
+    trial_id = started["startTrial"]["id"]
+    await expect(page.page.get_by_label("Trial", exact=True)).to_have_value(trial_id)
+    cycle_id = await page.page.get_by_label("Review cycle", exact=True).input_value()
+    comparison = (
+        await organisation.api(
+            "query($t: ID!, $c: ID!) { trialComparison(trialId: $t, cycleId: $c) { "
+            "movedUp movedDown people { employeeId } tiers { tier production pilot } } }",
+            {"t": trial_id, "c": cycle_id},
+        )
+    )["trialComparison"]
+    result = page.page.get_by_role("region", name="Production against the pilot")
+    await expect(
+        result.locator(".stat", has_text="participants compared").locator(".stat-value")
+    ).to_have_text(str(len(comparison["people"])))
+    await expect(
+        result.locator(".stat", has_text="moved up a tier").locator(".stat-value")
+    ).to_have_text(str(comparison["movedUp"]))
+    tiers = result.locator(
+        "figure", has=page.page.locator("figcaption", has_text="Tiers under production")
+    )
+    await expect(tiers.locator("svg rect.bar.production")).to_have_count(len(comparison["tiers"]))
+    await expect(tiers.locator("svg rect.bar.pilot")).to_have_count(len(comparison["tiers"]))
+    await page.screenshot("hr-trial")
+
+
+async def test_an_auditor_filters_the_trail_checks_the_chain_and_looks_back(
+    page: Dashboard, organisation: Organisation
+) -> None:
+    auditor = organisation.token(Role.AUDITOR, organisation.manager)
+    await page.sign_in(auditor)
+    await expect(page.page.get_by_role("heading", level=1)).to_have_text("Audit trail")
+    await expect(page.page.get_by_test_id("chain-verdict")).to_contain_text("✓ Intact")
+
+    await page.page.get_by_label("Event type", exact=True).fill("Goal.ProgressRecorded")
+    await page.page.get_by_role("button", name="Apply", exact=True).click()
+    trail = page.page.get_by_role("region", name="Audit trail")
+    expected = await organisation.api(
+        '{ auditTrail(filter: {eventType: "Goal.ProgressRecorded"}, first: 1) { totalCount } }',
+        role=Role.AUDITOR,
+    )
+    total = expected["auditTrail"]["totalCount"]
+    await expect(page.page.get_by_test_id("trail-count")).to_contain_text(
+        f"{total:,} entries match"
+    )
+    events = trail.locator("tbody tr .event-type")
+    await expect(events).to_have_count(25)
+    assert set(await events.all_text_contents()) == {"Goal.ProgressRecorded"}
+    first_page = [
+        int(p) for p in await trail.locator("tbody tr td:first-child").all_text_contents()
+    ]
+    await trail.get_by_role("button", name="Next page →", exact=True).click()
+    await expect(page.page.get_by_test_id("trail-count")).to_contain_text("page 2 of")
+    second_page = [
+        int(p) for p in await trail.locator("tbody tr td:first-child").all_text_contents()
+    ]
+    assert min(second_page) > max(first_page)
+
+    # A name the directory does not know is refused with a message, before any request.
+    await page.page.get_by_label("Employee", exact=True).fill("Nobody Anywhere")
+    await page.page.get_by_role("button", name="Apply", exact=True).click()
+    await expect(page.page.get_by_role("alert")).to_contain_text(
+        "no one in the directory is called"
+    )
+    await page.screenshot("auditor-trail")
+
+    # As of a moment before a new measurement: the scores as they were then, beside now's.
+    moment = datetime.now(UTC).replace(microsecond=0)
+    person, before, after = await raise_a_score(organisation, organisation.reports)
+    await page.view("As of")
+    await page.page.get_by_label("Moment (your time zone)", exact=True).fill(
+        moment.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%dT%H:%M:%S")
+    )
+    department = await organisation.api(
+        "query($e: ID!) { employee(id: $e) { department { id } } }", {"e": str(person)}
+    )
+    await page.page.get_by_label("Department", exact=True).select_option(
+        department["employee"]["department"]["id"]
+    )
+    await page.page.get_by_label("Period", exact=True).fill(PERIOD)
+    await page.page.get_by_role("button", name="Show", exact=True).click()
+    point = await organisation.api(
+        "query($t: DateTime) { asOfPoint(asOf: $t) { position } }",
+        {"t": moment.isoformat()},
+        role=Role.AUDITOR,
+    )
+    shown_point = page.page.get_by_test_id("as-of-point")
+    await expect(shown_point).to_have_attribute(
+        "data-position", str(point["asOfPoint"]["position"])
+    )
+    row = page.page.locator(f'table.as-of tr[data-employee="{person}"]')
+    await expect(row.locator("td").nth(1)).to_have_text(f"{Decimal(before):.2f}")
+    await expect(row.locator("td").nth(3)).to_have_text(f"{Decimal(after):.2f}")
+    await page.screenshot("auditor-as-of")
+
+    # The API's own refusal is shown as it says it.
+    await page.page.get_by_label("Moment (your time zone)", exact=True).fill("2099-01-01T00:00:00")
+    await page.page.get_by_role("button", name="Show", exact=True).click()
+    await expect(page.page.get_by_role("alert")).to_contain_text("is in the future")
