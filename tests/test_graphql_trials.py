@@ -15,7 +15,7 @@ import pytest
 
 from domain.provenance import Provenance, Role
 from domain.rules import DEFAULT_RULES
-from service.application import Perfledger
+from service.application import Perfledger, employee_id_for
 from service.database import Database
 from service.seed import seed_organisation
 from service.seed_reviews import DEMO, cycle_id_for
@@ -378,6 +378,21 @@ async def test_trial_reads_follow_roles_and_a_closed_trial_stays_readable(
     assert await texts(**employee) == ["clearer"]
     assert await texts(role=Role.EMPLOYEE, employee=other_seller) == []
 
+    # Someone who joined Sales since the start moves with the promotion for the scope.
+    app.hire_employee(
+        HR,
+        code="NEWSALES",
+        name="New Seller",
+        department_id=UUID(await department(database, "SALES")),
+        manager_id=seller,
+        job_title="Account manager",
+        hire_date=date(2026, 8, 1),
+        attributes={},
+    )
+    await server.graphql(
+        "query($p: Int) { employees(first: 1, minPosition: $p) { totalCount } }",
+        {"p": position(app)},
+    )
     # Promoted, the trial is a closed report: its rows frozen, its comparison as of its end.
     promoted = await mutate(
         server,
@@ -409,6 +424,12 @@ async def test_trial_reads_follow_roles_and_a_closed_trial_stays_readable(
     )
     assert comparison["data"]["trialComparison"]["position"] == report["endedPosition"]
     assert comparison["data"]["trialComparison"]["pilotVersion"] == pilot
+    rules = 'query($e: ID) { productionRules(on: "2027-01-02", employeeId: $e) { version } }'
+    for person, version in ((employee_id_for("NEWSALES"), pilot), (seller, pilot)):
+        moved = await server.graphql(rules, {"e": str(person)})
+        assert moved["data"]["productionRules"]["version"] == version, moved
+    unmoved = await server.graphql(rules, {"e": str(ops)})
+    assert unmoved["data"]["productionRules"]["version"] != pilot
     too_early = await server.graphql(
         "query($t: ID!, $c: ID!, $p: Int) { trialComparison(trialId: $t, cycleId: $c, "
         "asOfPosition: $p) { position } }",

@@ -12,6 +12,7 @@ position it wrote. Who may read what: ``service.api.trial_reads``.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -64,6 +65,22 @@ _FEEDBACK_PAGE = (
     + _FEEDBACK_WHERE
     + " AND ($3::bigint IS NULL OR position < $3) ORDER BY position DESC LIMIT $4"
 )
+
+
+async def _scope_members(info: Info, trial_id: strawberry.ID) -> list[UUID]:
+    """Today's members of a trial's scope departments, from the directory: a promotion for the
+    scope moves them too (the command checks each lies within the scope). None when the trial
+    is not (yet) in its read model: the command then moves its participants."""
+    try:
+        trial = uuid_of(trial_id, "trialId")
+    except DomainError:
+        return []  # the command names the bad id
+    async with info.context.pool.acquire() as conn:
+        scope = await conn.fetchval("SELECT scope_departments FROM trials WHERE id = $1", trial)
+        departments = [UUID(d) for d in json.loads(scope)] if scope else []
+        if not departments:
+            return []
+        return [UUID(str(r["id"])) for r in await conn.fetch(_MEMBERS, departments)]
 
 
 def _position_cursor(after: str | None, what: str) -> int | None:
@@ -420,6 +437,7 @@ class TrialMutation:
     )
     async def promote_trial(self, info: Info, input: PromoteTrialInput) -> CommandResult:
         ctx = info.context
+        members = [] if input.for_everyone else await _scope_members(info, input.trial_id)
         return await execute(
             info,
             lambda: ctx.services.app.promote_trial(
@@ -427,6 +445,7 @@ class TrialMutation:
                 uuid_of(input.trial_id, "trialId"),
                 input.effective_from,
                 input.for_everyone,
+                members,
             ),
         )
 
