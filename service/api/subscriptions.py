@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
@@ -27,6 +27,7 @@ from domain.goals import OwnerKind
 from domain.periods import Period
 from domain.provenance import Role
 from service import auth
+from service.api import trial_reads
 from service.api.audit_trail import (
     EVERY_ENTRY,
     AuditEntry,
@@ -38,14 +39,16 @@ from service.api.audit_trail import (
 from service.api.errors import QueryError, forbidden
 from service.api.queries import MinPosition, _reach, parse_id
 from service.api.scorecards import Scorecard
+from service.api.trials import TrialQuery
 from service.api.types import Goal, Info
 from service.api.visibility import Visibility
+from service.api.whatif import WhatIfReport
 from service.live.at_risk import GOALS_WITH_RULES, Connection, Standing, at_risk
 from service.live.channels import AuditInterest, BySubject, SubjectInterest
 from service.live.socket import SocketContext
 from service.live.subscriber import Subscriber
+from service.live.trials import TrialWatch
 
-P = TypeVar("P")
 Replay = Callable[[Subscriber[Any], int], AsyncIterator[tuple[int, Any]]]
 
 AfterPosition = Annotated[
@@ -56,6 +59,19 @@ AfterPosition = Annotated[
     ),
 ]
 AUDIT_REPLAY_PAGE = 500
+
+
+def _resolver_of(query: type, name: str) -> Callable[..., Awaitable[Any]]:
+    """A query field's own resolver function, for a subscription that must answer exactly as
+    that query does."""
+    fields = query.__strawberry_definition__.fields  # type: ignore[attr-defined]
+    field = next(f for f in fields if f.python_name == name)
+    resolve: Callable[..., Awaitable[Any]] = field.base_resolver.wrapped_func
+    return resolve
+
+
+# The trialComparison query: (self, info, trial_id, cycle_id, group_by=None, as of...).
+_trial_comparison = _resolver_of(TrialQuery, "trial_comparison")
 
 
 @strawberry.type(description="A scorecard as it stands after a change.")
@@ -102,6 +118,14 @@ class GoalAtRiskAlert:
             rule_set_version=standing.rule_set_version,
             as_of_date=standing.on,
         )
+
+
+@strawberry.type(description="A running trial's comparison, recomputed after a relevant change.")
+class TrialComparisonUpdate:
+    position: int = strawberry.field(
+        description="The log position of the last change the comparison reflects."
+    )
+    comparison: WhatIfReport
 
 
 def _socket(info: Info) -> SocketContext:
@@ -337,6 +361,42 @@ class Subscription:
         channel = info.context.services.live.audit
         async for _, row in _live(info, channel, interest, after, replay):
             yield _entry(info, row)
+
+    @strawberry.subscription(
+        description="A running trial's comparison with production, as trialComparison answers "
+        "it: now, then again after each change to the trial, its participants, the cycle or the "
+        "rules, recomputed at most about once a second whatever the number of subscribers (hr, "
+        "auditors, admins)."
+    )
+    async def trial_comparison_updated(
+        self, info: Info, trial_id: strawberry.ID, cycle_id: strawberry.ID
+    ) -> AsyncGenerator[TrialComparisonUpdate, None]:
+        context = _socket(info)
+        trial_reads.require_reader(info, "trial comparisons")
+        key = (parse_id(trial_id, "trialId"), parse_id(cycle_id, "cycleId"))
+        await trial_reads.trial_row(info, key[0])  # an unknown trial: NOT_FOUND now
+
+        async def compare() -> WhatIfReport:
+            report: WhatIfReport = await _trial_comparison(None, info, trial_id, cycle_id)
+            return report
+
+        async def participants() -> frozenset[UUID]:
+            return frozenset(await trial_reads.participants_at(info, key[0], None))
+
+        feed = context.services.live
+        subscriber = await feed.subscriber(context.viewer, context.hang_up)
+
+        def watch() -> TrialWatch:
+            return TrialWatch(key, compare, participants, lambda: feed.horizon)
+
+        async with feed.trials.joined(subscriber, key, watch) as watching:
+            position, report = await watching.current()
+            yield TrialComparisonUpdate(position=position, comparison=report)
+            async for update in subscriber.updates():
+                if update.position > position:  # not the computation it joined with, again
+                    position = update.position
+                    context.refresh()
+                    yield TrialComparisonUpdate(position=position, comparison=update.payload)
 
 
 @strawberry.type

@@ -27,6 +27,7 @@ log = logging.getLogger("perfledger.live")
 DEBOUNCE_SECONDS = 1.0
 
 Compute = Callable[[], Awaitable[Any]]  # the comparison as the read models stand now
+Participants = Callable[[], Awaitable[frozenset[UUID]]]  # the trial's, as they stand now
 TrialKey = tuple[UUID, UUID]  # (trial, review cycle)
 
 
@@ -34,14 +35,15 @@ class TrialWatch:
     def __init__(
         self,
         key: TrialKey,
-        participants: frozenset[UUID],
         compute: Compute,
+        participants: Participants,
         horizon: Callable[[], int],
         debounce: float = DEBOUNCE_SECONDS,
     ) -> None:
         self.trial_id, self.cycle_id = key
-        self.participants = participants
         self.compute = compute
+        self.load_participants = participants
+        self.participants: frozenset[UUID] = frozenset()  # known from the first computation
         self.horizon = horizon  # the feed's position, for a report no commit asked for
         self.debounce = debounce
         self.subscribers: set[Subscriber[Any]] = set()
@@ -86,6 +88,7 @@ class TrialWatch:
         position = max(self._stale or 0, self.horizon())
         self._stale = None
         self._last_started = time.monotonic()
+        self.participants = await self.load_participants()
         report = await self.compute()
         self.latest = (position, report)
         for subscriber in list(self.subscribers):
