@@ -7,6 +7,7 @@ Screenshots are saved under test-artifacts/dashboard/.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import psycopg
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, WebSocketRoute, expect
 from psycopg import sql
 
 from domain.provenance import Role
@@ -148,49 +149,85 @@ async def page(browser: Browser, organisation: Organisation) -> AsyncIterator[Da
         assert tab.script_errors == [], tab.script_errors
 
 
-async def live_updates(organisation: Organisation) -> set[str]:
-    """The subscriptions the service offers (none until they exist)."""
-    data = await organisation.api("{ __schema { subscriptionType { fields { name } } } }")
-    kind = data["__schema"]["subscriptionType"]
-    return {field["name"] for field in kind["fields"]} if kind else set()
+@dataclass
+class Measured:
+    """A measurement a test recorded, and the score it moved."""
+
+    person: UUID
+    goal: str
+    position: int
+    before: str
+    after: str
 
 
-async def raise_a_score(organisation: Organisation, people: list[UUID]) -> tuple[UUID, str, str]:
-    """Record a measurement that puts one of ``people``'s PERIOD goals on target (the first
-    person with a goal below it) and return who, their score before and after."""
+async def measure(organisation: Organisation, person: UUID, goal: str, value: str) -> Measured:
+    """Record ``value`` for ``goal`` on THROUGH (inside PERIOD), as hr, and read the owner's
+    PERIOD score before and once the read models reflect it."""
+    query = (
+        "query($e: ID!, $p: String!, $m: Int) { "
+        "scorecard(employeeId: $e, period: $p, minPosition: $m) { score } }"
+    )
+    before = await organisation.api(query, {"e": str(person), "p": PERIOD})
+    recorded = await organisation.api(
+        f"mutation($i: RecordProgressInput!) {{ recordProgress(input: $i) {{ {RESULT} }} }}",
+        {"i": {"goalId": goal, "value": value, "asOf": THROUGH.isoformat(), "source": "test"}},
+    )
+    accepted = recorded["recordProgress"]
+    assert accepted["__typename"] == "CommandAccepted", accepted
+    after = await organisation.api(
+        query, {"e": str(person), "p": PERIOD, "m": accepted["position"]}
+    )
+    return Measured(
+        person,
+        goal,
+        accepted["position"],
+        before["scorecard"]["score"],
+        after["scorecard"]["score"],
+    )
+
+
+async def period_goals(organisation: Organisation, person: UUID) -> list[dict[str, Any]]:
+    """The person's goals of PERIOD itself with their achievement, as the scorecard has it."""
+    data = await organisation.api(
+        "query($e: ID!, $p: String!) { scorecard(employeeId: $e, period: $p) { "
+        "goals { goalId achievement } } "
+        "employee(id: $e) { goals(period: $p) { id period baseline target } } }",
+        {"e": str(person), "p": PERIOD},
+    )
+    achieved = {g["goalId"]: g["achievement"] for g in (data["scorecard"] or {}).get("goals", [])}
+    return [
+        {**goal, "achievement": achieved.get(goal["id"])}
+        for goal in data["employee"]["goals"]
+        if goal["period"] == PERIOD and goal["id"] in achieved
+    ]
+
+
+async def raise_a_score(organisation: Organisation, people: list[UUID]) -> Measured:
+    """Put the first PERIOD goal below 90 % of the way of one of ``people`` on target."""
     for person in people:
-        card = await organisation.api(
-            "query($e: ID!, $p: String!) { scorecard(employeeId: $e, period: $p) { "
-            "score goals { goalId achievement } } "
-            "employee(id: $e) { goals(period: $p) { id target } } }",
-            {"e": str(person), "p": PERIOD},
-        )
-        if card["scorecard"] is None or card["scorecard"]["score"] is None:
-            continue
-        behind = [g for g in card["scorecard"]["goals"] if Decimal(g["achievement"] or 0) < 90]
-        if not behind:
-            continue
-        goal = next(g for g in card["employee"]["goals"] if g["id"] == behind[0]["goalId"])
-        recorded = await organisation.api(
-            f"mutation($i: RecordProgressInput!) {{ recordProgress(input: $i) {{ {RESULT} }} }}",
-            {
-                "i": {
-                    "goalId": goal["id"],
-                    "value": goal["target"],
-                    "asOf": THROUGH.isoformat(),
-                    "source": "dashboard test",
-                }
-            },
-        )
-        assert recorded["recordProgress"]["__typename"] == "CommandAccepted", recorded
-        after = await organisation.api(
-            "query($e: ID!, $p: String!, $m: Int) { "
-            "scorecard(employeeId: $e, period: $p, minPosition: $m) { score } }",
-            {"e": str(person), "p": PERIOD, "m": recorded["recordProgress"]["position"]},
-        )
-        assert after["scorecard"]["score"] != card["scorecard"]["score"]
-        return person, card["scorecard"]["score"], after["scorecard"]["score"]
+        for goal in await period_goals(organisation, person):
+            if Decimal(goal["achievement"] or 0) < 90:
+                measured = await measure(organisation, person, goal["id"], goal["target"])
+                assert measured.after != measured.before
+                return measured
     raise AssertionError("no one has a goal below target to measure")
+
+
+async def set_back_a_goal(
+    organisation: Organisation, people: list[UUID], at_risk: set[str]
+) -> Measured:
+    """Measure a PERIOD goal not at risk yet back at its baseline: two thirds into the quarter
+    with no progress, it falls behind the line."""
+    for person in people:
+        for goal in await period_goals(organisation, person):
+            if goal["id"] not in at_risk and Decimal(goal["achievement"] or 0) > 0:
+                return await measure(organisation, person, goal["id"], goal["baseline"])
+    raise AssertionError("no one has a goal to set back")
+
+
+def overlaps(period: str) -> bool:
+    """Whether a goal's period shares a month with PERIOD (2026, 2026-Q3, 2026-07..09)."""
+    return period in {"2026", PERIOD, "2026-07", "2026-08", "2026-09"}
 
 
 async def test_sign_in_refuses_a_bad_token_and_never_puts_the_token_in_a_url(
@@ -219,18 +256,36 @@ async def test_sign_in_refuses_a_bad_token_and_never_puts_the_token_in_a_url(
     assert await page.page.evaluate("sessionStorage.getItem('perfledger.token')") is None
 
 
-async def test_a_manager_sees_the_team_and_a_recorded_fact_arrive(
+async def test_a_manager_sees_the_team_and_recorded_facts_arrive_live(
     page: Dashboard, organisation: Organisation
 ) -> None:
+    # Every socket the page opens goes through here, so that the test can cut it as a
+    # restarting service would, and see what the page subscribes with.
+    sockets: list[WebSocketRoute] = []
+    subscribed: list[dict[str, Any]] = []
+
+    def relay(socket: WebSocketRoute) -> None:
+        server = socket.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            sent = json.loads(message)
+            if sent.get("type") == "subscribe":
+                subscribed.append(sent["payload"])
+            server.send(message)
+
+        socket.on_message(from_page)
+        sockets.append(socket)
+
+    await page.page.route_web_socket(re.compile(r"/graphql$"), relay)
     await page.sign_in(organisation.token(Role.MANAGER, organisation.manager))
     await expect(page.page.get_by_role("heading", level=1)).to_have_text("My team")
-    period = page.page.get_by_label("Period", exact=True)
-    await period.fill(PERIOD)
+    await page.page.get_by_label("Period", exact=True).fill(PERIOD)
     await page.page.get_by_role("button", name="Show", exact=True).click()
     table = page.page.get_by_test_id("team-scorecards")
     await expect(table.locator("caption")).to_have_text(f"Scorecards for {PERIOD}")
     team = [*organisation.reports, organisation.evil]
     await expect(table.locator("tbody tr")).to_have_count(len(team))
+    await expect(page.page.locator("#live-status")).to_have_text("Live")
 
     # Every score shown is the API's.
     for person in organisation.reports:
@@ -250,12 +305,51 @@ async def test_a_manager_sees_the_team_and_a_recorded_fact_arrive(
     coverage = page.page.get_by_role("region", name="1:1 coverage")
     await expect(coverage.locator("tbody tr")).to_have_count(len(team))
 
-    person, _, after = await raise_a_score(organisation, organisation.reports)
-    row = table.locator(f'tr[data-employee="{person}"]')
-    if "scorecardUpdated" not in await live_updates(organisation):
-        # Until the service pushes updates the page says so and offers a refresh.
-        await page.page.get_by_test_id("refresh").click()
-    await expect(row.locator(".score-number")).to_have_text(f"{Decimal(after):.2f}")
+    # The goals at risk are the API's, for the goals of the period shown.
+    alerts = (
+        await organisation.api(
+            "query($m: ID) { atRiskGoals(managerId: $m) { goal { id period } } }",
+            {"m": str(organisation.manager)},
+            role=Role.MANAGER,
+            employee=organisation.manager,
+        )
+    )["atRiskGoals"]
+    shown_alerts = [a for a in alerts if overlaps(a["goal"]["period"])]
+    at_risk = page.page.get_by_role("region", name="Goals at risk")
+    await expect(at_risk.get_by_test_id("at-risk-count")).to_have_text(
+        f"{len(shown_alerts)} goals of {PERIOD} behind the line."
+    )
+
+    # A measurement recorded now arrives without a reload.
+    raised = await raise_a_score(organisation, organisation.reports)
+    row = table.locator(f'tr[data-employee="{raised.person}"]')
+    await expect(row.locator(".score-number")).to_have_text(f"{Decimal(raised.after):.2f}")
+    activity = page.page.get_by_role("region", name="Live activity")
+    await expect(activity.locator(".feed li").first).to_contain_text("measured")
+
+    # The service goes away; what is recorded meanwhile arrives once the page is back, and it
+    # subscribes again from the last position it saw.
+    before_drop = len(subscribed)
+    await sockets[-1].close(code=1012, reason="service restarting")
+    set_back = await set_back_a_goal(
+        organisation,
+        [p for p in organisation.reports if p != raised.person],
+        {alert["goal"]["id"] for alert in alerts},
+    )
+    row = table.locator(f'tr[data-employee="{set_back.person}"]')
+    await expect(row.locator(".score-number")).to_have_text(f"{Decimal(set_back.after):.2f}")
+    show_all = at_risk.get_by_role("button", name="Show all")
+    if await show_all.count():
+        await show_all.click()
+    await expect(at_risk.locator(f'tr[data-goal="{set_back.goal}"]')).to_be_visible()
+    await expect(page.page.locator("#live-status")).to_have_text("Live")
+    resumed = [
+        payload["variables"]
+        for payload in subscribed[before_drop:]
+        if "scorecardUpdated" in payload["query"]
+    ]
+    assert resumed, subscribed
+    assert all(variables["afterPosition"] >= raised.position for variables in resumed)
     await page.screenshot("manager-team")
 
 
@@ -443,7 +537,13 @@ async def test_an_auditor_filters_the_trail_checks_the_chain_and_looks_back(
 
     # As of a moment before a new measurement: the scores as they were then, beside now's.
     moment = datetime.now(UTC).replace(microsecond=0)
-    person, before, after = await raise_a_score(organisation, organisation.reports)
+    raised = await raise_a_score(organisation, organisation.reports)
+    person, before, after = raised.person, raised.before, raised.after
+    # The trail follows the log live: the new entry arrives under "Arriving now".
+    arriving = page.page.get_by_role("region", name="Arriving now")
+    await expect(arriving.locator(f'li[data-position="{raised.position}"]')).to_contain_text(
+        "Goal.ProgressRecorded"
+    )
     await page.view("As of")
     await page.page.get_by_label("Moment (your time zone)", exact=True).fill(
         moment.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%dT%H:%M:%S")
