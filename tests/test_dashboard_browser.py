@@ -492,6 +492,25 @@ async def test_hr_sees_distributions_fairness_charts_and_a_trial_against_product
     )
     await expect(tiers.locator("svg rect.bar.production")).to_have_count(len(comparison["tiers"]))
     await expect(tiers.locator("svg rect.bar.pilot")).to_have_count(len(comparison["tiers"]))
+
+    # A measurement of a participant's arrives as a new comparison, without a reload.
+    participants = [UUID(person["employeeId"]) for person in comparison["people"]]
+    measured = await raise_a_score(organisation, participants)
+    status = result.locator(".panel-status")
+    await expect(status).to_have_text(re.compile(r"^Updated live at log position \d+$"))
+    shown_position = int((await status.text_content() or "").rsplit(" ", 1)[1])
+    assert shown_position >= measured.position
+    now = (
+        await organisation.api(
+            "query($t: ID!, $c: ID!) { trialComparison(trialId: $t, cycleId: $c) { "
+            "position movedUp } }",
+            {"t": trial_id, "c": cycle_id},
+        )
+    )["trialComparison"]
+    assert now["position"] == shown_position
+    await expect(
+        result.locator(".stat", has_text="moved up a tier").locator(".stat-value")
+    ).to_have_text(str(now["movedUp"]))
     await page.screenshot("hr-trial")
 
 

@@ -8,7 +8,9 @@
 // Every subscription remembers the last log position it received. When the socket drops (the
 // service restarted, the network blinked, or the server cut off a subscriber that fell behind),
 // the client reconnects with a growing delay and subscribes again with
-// `afterPosition: <last position seen>`, so the server replays what was missed.
+// `afterPosition: <last position seen>`, so the server replays what was missed. (A subscription
+// whose document declares no $afterPosition, such as a trial's comparison, which answers with
+// the current state first, is simply subscribed again.)
 
 import { ApiError } from "./api.js";
 
@@ -130,7 +132,8 @@ export class LiveClient {
 
   sendSubscribe(subscription) {
     const variables = { ...subscription.variables };
-    if (subscription.position !== null && subscription.position !== undefined) {
+    const resumable = /\$afterPosition\b/.test(subscription.query);
+    if (resumable && subscription.position !== null && subscription.position !== undefined) {
       variables.afterPosition = subscription.position;
     }
     this.send({ id: subscription.id, type: "subscribe", payload: { query: subscription.query, variables } });

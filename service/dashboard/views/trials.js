@@ -227,10 +227,14 @@ export async function render(root, context) {
       if (!loads.isLatest(run)) return;
       result.status(chosen.status === "running" ? "" : `This trial is ${chosen.status.replace(/_/g, " ")}.`);
       result.show(comparisonView(comparison, chosen));
+      let shown = comparison.position;
       live.follow("trialComparisonUpdated", {
         query: SUBSCRIPTION,
         variables: { trialId: trial.value, cycleId: cycle.value },
         onNext: (update) => {
+          // The subscription answers first with the comparison as it stands: the one on screen.
+          if (update.position <= shown) return;
+          shown = update.position;
           result.status(`Updated live at log position ${update.position}`);
           result.show(comparisonView(update.comparison, chosen));
           flash(result.element);
