@@ -255,6 +255,28 @@ async def test_sign_in_refuses_a_bad_token_and_never_puts_the_token_in_a_url(
     await expect(page.page.get_by_text("You signed out.")).to_be_visible()
     assert await page.page.evaluate("sessionStorage.getItem('perfledger.token')") is None
 
+    # An employee gets their own scorecard, goal by goal.
+    employee = organisation.reports[0]
+    await page.sign_in(organisation.token(Role.EMPLOYEE, employee))
+    await expect(page.page.get_by_role("heading", level=1)).to_have_text("My scorecard")
+    await page.page.get_by_label("Period", exact=True).fill(PERIOD)
+    await page.page.get_by_role("button", name="Show", exact=True).click()
+    mine = await organisation.api(
+        "query($e: ID!, $p: String!) { "
+        "scorecard(employeeId: $e, period: $p) { score goals { title } } }",
+        {"e": str(employee), "p": PERIOD},
+        role=Role.EMPLOYEE,
+        employee=employee,
+    )
+    score = page.page.get_by_test_id("my-score").locator(".stat", has_text="score").first
+    await expect(score.locator(".stat-value")).to_have_text(
+        f"{Decimal(mine['scorecard']['score']):.2f}"
+    )
+    goals = page.page.get_by_role("table").filter(has_text="Goal by goal").locator("tbody tr")
+    await expect(goals).to_have_count(len(mine["scorecard"]["goals"]))
+    # Views for other roles are not offered.
+    assert await page.page.get_by_role("link", name="Audit trail").count() == 0
+
 
 async def test_a_manager_sees_the_team_and_recorded_facts_arrive_live(
     page: Dashboard, organisation: Organisation
@@ -414,6 +436,20 @@ async def test_hr_sees_distributions_fairness_charts_and_a_trial_against_product
         await expect(plot.locator("svg .dot")).to_have_count(flagged)
         await expect(plot.locator("svg line.whisker")).to_have_count(flagged)
     await page.screenshot("hr-fairness")
+
+    # A recorded audit, re-run from what it recorded, reproduces its report.
+    recorded = await organisation.api(
+        'mutation($c: ID!) { runFairnessAudit(cycleId: $c, groupBy: ["gender"]) { auditId } }',
+        {"c": closed["id"]},
+    )
+    assert recorded["runFairnessAudit"]["auditId"]
+    await page.page.get_by_role("button", name="Run audit", exact=True).click()
+    audits = page.page.get_by_role("region", name="Recorded audits")
+    await expect(audits.locator("tbody tr")).to_have_count(1)
+    await audits.get_by_role("button", name="Re-run", exact=True).click()
+    await expect(report.get_by_role("status").filter(has_text="Re-run")).to_have_text(
+        "✓ Re-run reproduced the recorded report exactly (same digest)."
+    )
 
     # A trial: its pilot against production on its participants.
     defined = await organisation.api(

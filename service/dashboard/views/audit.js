@@ -70,11 +70,26 @@ function entryRow(entry, names, asOfLink) {
 const COLUMNS = [{ label: "Position", numeric: true }, { label: "Recorded" }, { label: "Event" }, { label: "Actor" }, { label: "What changed" }, { label: "" }];
 
 export async function render(root, context) {
-  const names = await directory.namesById();
-  const people = await directory.people().catch(() => []);
-  const employeeList = h("datalist", { id: "employee-choices" }, people.map((person) => h("option", { value: `${person.name} (${person.code})` })));
+  // The directory is read when someone starts typing a name, not before: an organisation of
+  // thousands takes a while, and most filters name no one.
+  const employeeList = h("datalist", { id: "employee-choices" });
+  let people = null;
+  async function directoryPeople() {
+    if (people === null) {
+      people = await directory.people();
+      replace(employeeList, people.map((person) => h("option", { value: `${person.name} (${person.code})` })));
+    }
+    return people;
+  }
   const typeList = h("datalist", { id: "event-type-choices" }, EVENT_TYPES.map((type) => h("option", { value: type })));
-  const employee = input({ type: "text", name: "employee", list: "employee-choices", placeholder: "name, code or id", autocomplete: "off" });
+  const employee = input({
+    type: "text",
+    name: "employee",
+    list: "employee-choices",
+    placeholder: "name, code or id",
+    autocomplete: "off",
+    onfocus: () => directoryPeople().catch(() => {}),
+  });
   const eventType = input({ type: "text", name: "eventType", list: "event-type-choices", placeholder: "e.g. Goal.ProgressRecorded", autocomplete: "off" });
   const from = input({ type: "datetime-local", name: "from", step: 1 });
   const to = input({ type: "datetime-local", name: "to", step: 1 });
@@ -107,12 +122,12 @@ export async function render(root, context) {
   const asOfLink = (entry) =>
     h("a", { href: "#/asof", className: "as-of-link", onclick: () => sessionStorage.setItem("perfledger.asOfPosition", String(entry.position)) }, "as of here");
 
-  /** The filter the form describes, or an Error naming what is wrong with it. */
-  function filter() {
+  /** The filter the form describes; throws an Error naming what is wrong with it. */
+  async function filter() {
     const result = {};
     const who = employee.value.trim();
     if (who) {
-      const person = people.find((each) => `${each.name} (${each.code})` === who || each.code === who || each.id === who);
+      const person = (await directoryPeople()).find((each) => `${each.name} (${each.code})` === who || each.code === who || each.id === who);
       if (person) result.employeeId = person.id;
       else if (/^[0-9a-f-]{36}$/i.test(who)) result.employeeId = who;
       else throw new Error(`no one in the directory is called “${who}”; pick a name from the list, or give a code or id`);
@@ -138,7 +153,7 @@ export async function render(root, context) {
     replace(problem);
     let chosen;
     try {
-      chosen = filter();
+      chosen = await filter();
     } catch (error) {
       replace(problem, errorBox(error, "filter the trail"));
       return;
@@ -146,8 +161,9 @@ export async function render(root, context) {
     trail.status("Loading…");
     try {
       const data = await graphql(TRAIL_QUERY, { filter: chosen, first: Number(pageSize.value), after });
-      if (!loads.isLatest(run)) return;
       const connection = data.auditTrail;
+      const names = await directory.namesFor(connection.edges.map((edge) => edge.node.actorId));
+      if (!loads.isLatest(run)) return;
       cursors = previous;
       const page = cursors.length + 1;
       const pages = Math.max(1, Math.ceil(connection.totalCount / Number(pageSize.value)));

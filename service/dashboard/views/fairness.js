@@ -231,9 +231,17 @@ export async function render(root, context) {
   renderGroupChoices();
 
   let shown = null; // the report on screen, re-drawn when the version or outcome changes
-  const names = await directory.namesById();
 
-  function draw(report, heading) {
+  /** The names of the people a report names: flagged raters and findings' subjects. */
+  function namesIn(report) {
+    const canonical = JSON.parse(report.reportJson);
+    const raters = Object.values(canonical.ratings).flatMap((analysis) =>
+      analysis.leniency.flatMap((source) => (source.flagged ?? []).map((rater) => rater.rater)),
+    );
+    return directory.namesFor([...raters, ...report.flags.map((flag) => flag.subject)]);
+  }
+
+  function draw(report, heading, names) {
     const canonical = JSON.parse(report.reportJson);
     const outcomes = [...new Set(canonical.disparities.flatMap((disparity) => disparity.selections.map((table) => table.outcome)))].sort();
     const wanted = outcomes.includes(outcome.value) ? outcome.value : outcomes[0];
@@ -277,9 +285,10 @@ export async function render(root, context) {
     reportPanel.status("Running the audit…");
     try {
       const report = await load();
+      const names = await namesIn(report);
       if (!loads.isLatest(run)) return;
       reportPanel.status("");
-      shown = [report, heading(report)];
+      shown = [report, heading(report), names];
       draw(...shown);
     } catch (error) {
       if (!loads.isLatest(run)) return;
@@ -307,6 +316,7 @@ export async function render(root, context) {
     const run = recordedLoads.start();
     try {
       const audits = (await graphql(`query Recorded($cycleId: ID!) { fairnessAudits(cycleId: $cycleId) { id position methodVersion parametersJson digest flags recordedAt recordedBy } }`, { cycleId: cycle.value })).fairnessAudits;
+      const names = await directory.namesFor(audits.map((audit) => audit.recordedBy));
       if (!recordedLoads.isLatest(run)) return;
       recorded.show(
         table({
