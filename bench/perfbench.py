@@ -90,7 +90,7 @@ MUTATION = """mutation($input: RecordProgressInput!) {
   }
 }"""
 
-FIGURES = ("seed", "rebuild", "read", "mutation", "reviews", "audit", "fairness")
+FIGURES = ("seed", "rebuild", "read", "mutation", "reviews", "audit", "fairness", "live")
 ALIASES = {
     "seed_rate": "seed",
     "review_seed_rate": "reviews",
@@ -106,6 +106,8 @@ ALIASES = {
     "audit_trail_page": "audit",
     "fairness_audit": "fairness",
     "what_if": "reviews",
+    "fanout_latency": "live",
+    "fanout_under_write_load": "live",
 }
 
 
@@ -936,6 +938,14 @@ class Bench:
             )
         )
 
+    # 9. live: subscriptions' fan-out, commit to receipt (bench/fanout_bench.py)
+
+    def live(self) -> None:
+        import fanout_bench  # bench/ is this script's directory, first on sys.path
+
+        for line in fanout_bench.measure(self.pg, quick=self.sizes is QUICK):
+            self.emit(line)
+
     # 6. audit: verify throughput, as-of scorecards, audit-trail pages
 
     def audit(self) -> None:
@@ -1612,6 +1622,7 @@ def main(argv: list[str] | None = None) -> int:
             "reviews": bench.reviews,
             "audit": bench.audit,
             "fairness": bench.fairness,
+            "live": bench.live,
         }
         for key in FIGURES:
             if key in wanted:
