@@ -347,7 +347,11 @@ async def test_a_manager_sees_the_team_and_recorded_facts_arrive_live(
     row = table.locator(f'tr[data-employee="{raised.person}"]')
     await expect(row.locator(".score-number")).to_have_text(f"{Decimal(raised.after):.2f}")
     activity = page.page.get_by_role("region", name="Live activity")
-    await expect(activity.locator(".feed li").first).to_contain_text("measured")
+    name = await row.locator(".person-name").text_content()
+    progress = (
+        activity.locator(".feed li").filter(has_text=f"{name}: “").filter(has_text="measured")
+    )
+    await expect(progress).to_have_count(1)
 
     # The service goes away; what is recorded meanwhile arrives once the page is back, and it
     # subscribes again from the last position it saw.

@@ -103,7 +103,7 @@ export async function render(root, context) {
   const scorecards = panel({ title: "Team scorecards", className: "wide" });
   const charts = h("div");
   const atRisk = panel({ title: "Goals at risk", className: "wide", description: "Goals whose progress trails the straight line from baseline to target by more than the rule set's threshold." });
-  const coverage = panel({ title: "1:1 coverage" });
+  const coverage = panel({ title: "1:1 coverage", className: "scrolling" });
   const activity = panel({ title: "Live activity" });
   const feed = h("ol", { className: "feed", "aria-label": "Recent updates" });
   root.append(
@@ -195,7 +195,8 @@ export async function render(root, context) {
         table({
           caption: `1:1s in ${data.month}`,
           columns: [{ label: "Person" }, { label: "1:1s", numeric: true }, { label: "Last 1:1" }, { label: "Covered" }],
-          rows: data.reports.map((report) => [
+          // Those without a 1:1 first: they are who the manager has to see.
+          rows: [...data.reports].sort((a, b) => Number(a.covered) - Number(b.covered) || a.employee.name.localeCompare(b.employee.name)).map((report) => [
             personCell(report.employee),
             String(report.oneOnOnes),
             date(report.lastOneOnOne),
@@ -301,7 +302,7 @@ export async function render(root, context) {
           position,
           onNext: (update) => {
             const who = rows.get(update.goal.ownerId)?.member.name ?? update.goal.employee?.name ?? "a department goal";
-            addActivity(`${who}: measured ${update.goal.latestValue}${update.goal.unit ? ` ${update.goal.unit}` : ""} on “${update.goal.title}” (as of ${date(update.goal.latestAsOf)})`);
+            addActivity(`${who}: “${update.goal.title}” measured; latest ${update.goal.latestValue}${update.goal.unit ? ` ${update.goal.unit}` : ""} as of ${date(update.goal.latestAsOf)}`);
             if (alerts.has(update.goal.id)) loadAtRisk();
           },
           onError,
