@@ -204,6 +204,29 @@ async def test_each_subscriber_receives_only_what_its_role_may_see(
         assert (update["position"], update["scorecard"]["ownerId"]) == (alices, str(org.alice))
 
 
+async def test_bad_arguments_are_refused_naming_the_problem(server: Server, org: Org) -> None:
+    unknown = "00000000-0000-0000-0000-00000000abcd"
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        (SCORECARDS, {"employee": str(org.alice), "department": str(org.sales)}, "exactly one"),
+        (SCORECARDS, {}, "exactly one of employeeId and departmentId"),
+        (SCORECARDS, {"employee": "nope"}, "employeeId 'nope' is not a valid id"),
+        (SCORECARDS, {"department": unknown}, f"departmentId {unknown} names no department"),
+        (SCORECARDS, {"employee": str(org.alice), "after": -1}, "afterPosition is -1"),
+        (PROGRESSED, {"owner": unknown}, "names no employee or department"),
+        (
+            "subscription($e: ID, $p: String) { scorecardUpdated(employeeId: $e, period: $p) "
+            "{ position } }",
+            {"e": str(org.alice), "p": "2026-13"},
+            "is not a month",
+        ),
+    ]
+    async with opened(server, Role.HR, org.boss) as hr:
+        for query, variables, problem in cases:
+            operation = await hr.subscribe(query, variables)
+            error = await error_of(hr, operation)
+            assert problem in error["message"], (variables, error)
+
+
 async def test_the_audit_tail_keeps_raters_anonymous_as_the_audit_trail_does(
     app: Perfledger, server: Server, org: Org
 ) -> None:

@@ -44,7 +44,7 @@ from service.api.types import Goal, Info
 from service.api.visibility import Visibility
 from service.api.whatif import WhatIfReport
 from service.live.at_risk import GOALS_WITH_RULES, Connection, Standing, at_risk
-from service.live.channels import AuditInterest, BySubject, SubjectInterest
+from service.live.channels import AuditInterest, Indexed, SubjectInterest
 from service.live.socket import SocketContext
 from service.live.subscriber import Subscriber
 from service.live.trials import TrialWatch
@@ -146,7 +146,7 @@ def _after(after_position: int | None) -> int | None:
 
 
 async def _live(
-    info: Info, channel: BySubject | Any, interest: Any, after: int | None, replay: Replay
+    info: Info, channel: Indexed[Any], interest: Any, after: int | None, replay: Replay
 ) -> AsyncIterator[tuple[int, Any]]:
     """What ``channel`` offers for ``interest``: first the replay of what came after ``after``,
     then live updates, each with its position; the context is made fresh for each."""
