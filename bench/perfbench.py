@@ -90,7 +90,7 @@ MUTATION = """mutation($input: RecordProgressInput!) {
   }
 }"""
 
-FIGURES = ("seed", "rebuild", "read", "mutation", "reviews", "audit", "fairness", "live")
+FIGURES = ("seed", "rebuild", "read", "mutation", "reviews", "audit", "fairness", "pilot", "live")
 ALIASES = {
     "seed_rate": "seed",
     "review_seed_rate": "reviews",
@@ -108,6 +108,7 @@ ALIASES = {
     "what_if": "reviews",
     "fanout_latency": "live",
     "fanout_under_write_load": "live",
+    "pilot_projection_rate": "pilot",
 }
 
 
@@ -938,6 +939,17 @@ class Bench:
             )
         )
 
+    # 8. pilot: the live pilot projection against production's rate (bench/pilot_bench.py)
+
+    def pilot(self) -> None:
+        import pilot_bench  # bench/ is this script's directory, first on sys.path
+
+        employees = 3_000 if self.sizes is FULL else 300
+        log(f"pilot: {employees:,} employees, a trial over a third of them (bench/pilot_bench.py)")
+        result = pilot_bench.measure(self.pg, settings_for, employees)
+        ratio = result.pop("ratio")
+        self.emit(figure("pilot_projection_rate", ratio, "ratio", 0.5, **result))
+
     # 9. live: subscriptions' fan-out, commit to receipt (bench/fanout_bench.py)
 
     def live(self) -> None:
@@ -1623,6 +1635,7 @@ def main(argv: list[str] | None = None) -> int:
             "audit": bench.audit,
             "fairness": bench.fairness,
             "live": bench.live,
+            "pilot": bench.pilot,
         }
         for key in FIGURES:
             if key in wanted:
