@@ -396,12 +396,15 @@ class TrialsModel:
                 self.joined[(row.id, employee_id)] = position
                 return  # trials never overlap: no other running trial covers them
 
+    def _scoped_trial_running(self) -> bool:
+        return any(t.running and t.scope_departments for t in self.trials.values())
+
     def _employee_moved(self, e: Any, position: int) -> None:
-        if self.piloted or any(t.running for t in self.trials.values()):
+        if self._scoped_trial_running():
             self._join_if_covered(e.originator_id, e.department_id, position)
 
     def _department_moved(self, e: Any, position: int) -> None:
-        if not any(t.running and t.scope_departments for t in self.trials.values()):
+        if not self._scoped_trial_running():
             return
         # Everyone now at or below the moved department may have come within a scope.
         moved = e.originator_id

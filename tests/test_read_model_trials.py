@@ -118,6 +118,12 @@ async def test_a_trial_read_from_its_read_model_from_start_to_rollback_and_a_pro
     # Someone joining a department under the scope takes part from then on.
     newcomer = hire(app, org, "E10", key_accounts)
     joined = position(app)
+    # So does someone whose department moves under the scope; hired outside it, they did not.
+    app.open_department(HR, code="OPS", name="Operations", parent_id=None)
+    operations = department_id_for("OPS")
+    mover = hire(app, org, "E12", operations)
+    moved = position(app) + 1  # the department's event, then the org structure's
+    app.move_department(HR, operations, key_accounts)
     await catch_up(services)
 
     trial = await one(services, "SELECT * FROM trials WHERE id = $1", trial_id)
@@ -131,7 +137,7 @@ async def test_a_trial_read_from_its_read_model_from_start_to_rollback_and_a_pro
         ("revised", revised, better.version, "after feedback"),
     ]
     assert trial["started_position"] == started
-    assert trial["participant_count"] == 4
+    assert trial["participant_count"] == 5
     assert trial["feedback_count"] == 1
     assert trial["ended_position"] is None
     participants = {
@@ -145,6 +151,7 @@ async def test_a_trial_read_from_its_read_model_from_start_to_rollback_and_a_pro
         org.alice: (started, False),
         org.bob: (started, False),
         newcomer: (joined, True),
+        mover: (moved, True),
     }
     feedback = await one(services, "SELECT * FROM trial_feedback WHERE trial_id = $1", trial_id)
     assert (feedback["employee_id"], feedback["position"]) == (org.alice, told)
