@@ -74,7 +74,8 @@ async def print_tokens(services: Services) -> None:
     people += [(Role.MANAGER, lead), (Role.EMPLOYEE, member)]
     lines = [
         "",
-        'Demo tokens (put one in GraphiQL\'s Headers pane as {"Authorization": "Bearer <token>"}):',
+        "Demo tokens (paste one into the dashboard's sign-in, or into GraphiQL's Headers pane "
+        'as {"Authorization": "Bearer <token>"}):',
     ]
     for role, person in people:
         if person is None:
@@ -87,5 +88,6 @@ async def print_tokens(services: Services) -> None:
         )
         lines.append(f"  {role.value:<8} as {person['name']} ({person['code']}):\n    {token}")
     settings = services.settings
-    lines.append(f"\nGraphiQL: http://{settings.host}:{settings.port}/graphql\n")
+    base = f"http://{settings.host}:{settings.port}"
+    lines.append(f"\nDashboard: {base}/\nGraphiQL:  {base}/graphql\n")
     print("\n".join(lines), file=sys.stderr)

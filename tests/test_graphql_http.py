@@ -143,6 +143,23 @@ async def test_graphiql_page_is_served_without_a_token(server: Server) -> None:
     assert "graphiql" in page.text.lower()
 
 
+async def test_the_dashboard_is_served_without_a_token_and_revalidated_after_upgrades(
+    server: Server,
+) -> None:
+    page = await server.client.get("/")
+    assert page.status_code == 200
+    assert "/dashboard/app.js" in page.text
+    script = await server.client.get("/dashboard/app.js")
+    assert script.status_code == 200
+    assert script.headers["cache-control"] == "no-cache"
+    assert "javascript" in script.headers["content-type"]
+    again = await server.client.get(
+        "/dashboard/app.js", headers={"If-None-Match": script.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert (await server.client.get("/dashboard/../settings.py")).status_code == 404
+
+
 async def test_scorecard_explains_itself_after_a_write_and_read_your_writes(
     server: Server,
 ) -> None:
