@@ -10,10 +10,11 @@ equal to its results, digit for digit (a test compares the two on thousands of r
 
 What repeats is worked out once: a competency's score depends only on the total and the number
 of its observed ratings, so it is computed once per cycle for each (total, count); a rule set's
-weights are read once per rule set; and a person's source scores are computed once per set of
-competency weights however many rule sets they are scored under. The ratings themselves come in
-as a ``SourceTally`` per source (how many raters submitted; per competency the total and the
-number of observed ratings), which is all a source's score depends on and what SQL can sum.
+weights are read once per rule set; and a source's score is computed once per set of competency
+weights and set of tallied ratings, so once for both sides of a comparison, and once per cycle
+for the many single raters who rated alike. The ratings come in as a ``SourceTally`` per source
+(how many raters submitted; per competency of the framework the total and the number of
+observed ratings), which is all a source's score depends on and what SQL can hand over in bulk.
 """
 
 from __future__ import annotations
@@ -32,24 +33,35 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class SourceTally:
-    """One source's submitted reviews, reduced to what its score depends on."""
+    """One source's submitted reviews, reduced to what its score depends on: how many raters
+    submitted, and for each competency of the cycle's framework, in its order, the total and
+    the number of the observed ratings (``None``, "not observed", is left out of both)."""
 
-    submitted: int  # raters of the source who submitted
-    observed: Mapping[str, tuple[int, int]]  # competency → (total, count) of observed ratings
+    submitted: int
+    totals: tuple[int, ...]
+    counts: tuple[int, ...]
 
 
-def tally(reviews: Sequence[SubmittedReview]) -> dict[RaterSource, SourceTally]:
-    """The tallies of a list of reviews (what SQL sums when the reviews are read in bulk)."""
-    submitted: dict[RaterSource, int] = {}
-    observed: dict[RaterSource, dict[str, tuple[int, int]]] = {}
+def tally(
+    reviews: Sequence[SubmittedReview], competencies: Sequence[Competency]
+) -> dict[RaterSource, SourceTally]:
+    """The tallies of a list of reviews (ratings of competencies outside the framework are left
+    out, as ``evaluate`` leaves them out)."""
+    by_source: dict[RaterSource, list[SubmittedReview]] = {}
     for review in reviews:
-        submitted[review.source] = submitted.get(review.source, 0) + 1
-        cells = observed.setdefault(review.source, {})
-        for key, value in review.ratings.items():
-            if value is not None:
-                total, count = cells.get(key, (0, 0))
-                cells[key] = (total + value, count + 1)
-    return {source: SourceTally(n, observed[source]) for source, n in submitted.items()}
+        by_source.setdefault(review.source, []).append(review)
+    tallies = {}
+    for source, of_source in by_source.items():
+        observed = [
+            [value for review in of_source if (value := review.ratings.get(c.key)) is not None]
+            for c in competencies
+        ]
+        tallies[source] = SourceTally(
+            len(of_source),
+            tuple(sum(values) for values in observed),
+            tuple(len(values) for values in observed),
+        )
+    return tallies
 
 
 @dataclass(frozen=True)
@@ -80,13 +92,12 @@ def figures_of(evaluation: Evaluation) -> Figures:
 
 @dataclass(frozen=True)
 class _Weights:
-    """What a rule set weighs, read once: the competencies in the framework's order with their
-    weights (and those weights as a key shared by rule sets that weigh them alike), and the
-    sources it gives weight to, in ``evaluate``'s order: (index in ``SOURCE_ORDER``, weight,
-    anonymous)."""
+    """What a rule set weighs, read once: the competencies' weights in the framework's order,
+    and the sources it gives weight to, in ``evaluate``'s order: (index in ``SOURCE_ORDER``,
+    weight, anonymous)."""
 
-    competencies: tuple[tuple[str, Decimal], ...]
-    key: tuple[tuple[str, Decimal], ...]
+    competencies: tuple[Decimal, ...]
+    slot: int  # the same for rule sets that weigh competencies alike
     sources: tuple[tuple[int, Decimal, bool], ...]
     rules: RuleSet  # kept so that the id it is cached under is not reused while cached
 
@@ -103,6 +114,10 @@ class CycleScorer:
         self._threshold = anonymity_threshold
         self._scores: dict[tuple[int, int], Decimal] = {}
         self._weights: dict[int, _Weights] = {}
+        self._slots: dict[tuple[Decimal, ...], int] = {}
+        # A source's exact score by (competency weights' slot, totals, counts): single raters
+        # (manager, self, a customer) repeat the same few ratings across a whole cycle.
+        self._source_scores: dict[tuple[int, tuple[int, ...], tuple[int, ...]], Decimal | None] = {}
 
     def figures(
         self,
@@ -112,22 +127,22 @@ class CycleScorer:
         """One person's figures for each (KPI score, rule set) of ``sides``: equal to
         ``evaluate``'s for the reviews ``tallies`` sums up."""
         ordered = [tallies.get(source) for source in SOURCE_ORDER]
-        # each source's exact score, by set of competency weights, computed when first needed
-        source_scores: dict[object, dict[int, Decimal | None]] = {}
         found = []
         for kpi_score, rules in sides:
             weights = self._weights_of(rules)
-            scores = source_scores.setdefault(weights.key, {})
             counted: list[tuple[Decimal, Decimal]] = []  # (rule weight, exact score), in order
             counted_weight = ZERO
             for index, rule_weight, anonymous in weights.sources:
                 tallied = ordered[index]
                 if tallied is None or (anonymous and tallied.submitted < self._threshold):
                     continue
-                if index in scores:
-                    exact = scores[index]
+                key = (weights.slot, tallied.totals, tallied.counts)
+                if key in self._source_scores:
+                    exact = self._source_scores[key]
                 else:
-                    exact = scores[index] = self._source_score(tallied, weights.competencies)
+                    exact = self._source_scores[key] = self._source_score(
+                        tallied, weights.competencies
+                    )
                 if exact is not None:
                     counted.append((rule_weight, exact))
                     counted_weight += rule_weight
@@ -143,10 +158,11 @@ class CycleScorer:
         weights = self._weights.get(id(rules))
         if weights is None:
             by_key = competency_weights(self._competencies, rules)
+            # the framework's competencies as ``_source_score`` walks them
+            competencies = tuple(by_key[c.key] for c in self._competencies)
             weights = _Weights(
-                # the framework's competencies as ``_source_score`` walks them
-                competencies=tuple((c.key, by_key[c.key]) for c in self._competencies),
-                key=tuple(sorted(by_key.items())),
+                competencies=competencies,
+                slot=self._slots.setdefault(competencies, len(self._slots)),
                 sources=tuple(
                     (index, weight, source.anonymous)
                     for index, source in enumerate(SOURCE_ORDER)
@@ -158,18 +174,17 @@ class CycleScorer:
             self._weights[id(rules)] = weights
         return weights
 
-    def _source_score(
-        self, tallied: SourceTally, competencies: tuple[tuple[str, Decimal], ...]
-    ) -> Decimal | None:
+    def _source_score(self, tallied: SourceTally, weights: tuple[Decimal, ...]) -> Decimal | None:
         """A source's exact score: the weighted mean of its observed competencies."""
+        if len(tallied.totals) != len(weights) or len(tallied.counts) != len(weights):
+            raise ValueError("a tally must have one total and one count per competency")
         weighted = observed_weight = ZERO
-        for key, weight in competencies:
-            cell = tallied.observed.get(key)
-            if cell is None or not cell[1] or not weight > 0:
+        for weight, total, count in zip(weights, tallied.totals, tallied.counts, strict=True):
+            if not count or not weight > 0:
                 continue
+            cell = (total, count)
             score = self._scores.get(cell)
             if score is None:  # a (total, count) first met in this cycle
-                total, count = cell
                 score = self._scores[cell] = self._scale.normalised(Decimal(total) / count)
             weighted += weight * score
             observed_weight += weight

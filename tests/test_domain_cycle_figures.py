@@ -121,7 +121,7 @@ def test_the_quick_figures_equal_evaluate_on_random_cases() -> None:
         if rng.random() < 0.3:
             rule_sets.append(rule_sets[0])  # the same rule set twice: served from the cache
         scorer = CycleScorer(competencies, scale, threshold)
-        found = scorer.figures(tally(reviews), [(kpi, rules) for rules in rule_sets])
+        found = scorer.figures(tally(reviews, competencies), [(kpi, rules) for rules in rule_sets])
         for rules, figures in zip(rule_sets, found, strict=True):
             want = expected(competencies, scale, threshold, reviews, kpi, rules)
             assert figures == want, (competencies, scale, threshold, reviews, kpi, rules)
@@ -151,21 +151,35 @@ def test_one_scorer_serves_many_people_and_rule_sets() -> None:
         ]
         kpi = rng.choice([None, Decimal(rng.randint(0, 12_000)) / 100])
         chosen = rng.sample(rule_sets, 2)
-        found = scorer.figures(tally(reviews), [(kpi, rules) for rules in chosen])
+        found = scorer.figures(tally(reviews, competencies), [(kpi, rules) for rules in chosen])
         for rules, figures in zip(chosen, found, strict=True):
             assert figures == expected(competencies, scale, threshold, reviews, kpi, rules)
 
 
-def test_a_tally_counts_raters_and_sums_observed_ratings() -> None:
+def test_a_tally_counts_raters_and_sums_observed_ratings_per_competency() -> None:
+    competencies = [Competency(k, k.upper(), Decimal(50), []) for k in ("a", "b")]
     reviews = [
         SubmittedReview(RaterSource.PEER, {"a": 3, "b": None}),
-        SubmittedReview(RaterSource.PEER, {"a": 5}),
+        SubmittedReview(RaterSource.PEER, {"a": 5, "elsewhere": 4}),
         SubmittedReview(RaterSource.MANAGER, {"a": None, "b": None}),
     ]
-    assert tally(reviews) == {
-        RaterSource.PEER: SourceTally(2, {"a": (8, 2)}),
-        RaterSource.MANAGER: SourceTally(1, {}),
+    assert tally(reviews, competencies) == {
+        RaterSource.PEER: SourceTally(2, (8, 0), (2, 0)),
+        RaterSource.MANAGER: SourceTally(1, (0, 0), (0, 0)),
     }
+
+
+def test_a_tally_of_another_framework_is_refused() -> None:
+    competencies = [Competency("a", "A", Decimal(100), [])]
+    scorer = CycleScorer(competencies, RatingScale(1, 5), 1)
+    rules = RuleSet(
+        tiers=[Tier("all", Decimal(0))],
+        kpi_weight=Decimal(0),
+        review_weight=Decimal(100),
+        source_weights={RaterSource.MANAGER: Decimal(100)},
+    ).validated()
+    with pytest.raises(ValueError, match="one total and one count per competency"):
+        scorer.figures({RaterSource.MANAGER: SourceTally(1, (3, 4), (1, 1))}, [(None, rules)])
 
 
 @pytest.mark.parametrize("threshold", [1, 3])
@@ -183,7 +197,7 @@ def test_an_anonymous_source_below_the_threshold_does_not_count(threshold: int) 
         SubmittedReview(RaterSource.PEER, {"a": 5}),
     ]
     scorer = CycleScorer(competencies, RatingScale(1, 5), threshold)
-    (figures,) = scorer.figures(tally(reviews), [(None, rules)])
+    (figures,) = scorer.figures(tally(reviews, competencies), [(None, rules)])
     # two peers: they count with k = 1 (score 50 = mean of 0 and 100), not with k = 3 (0)
     assert figures.review_score == (Decimal("50.00") if threshold == 1 else Decimal("0.00"))
     assert figures.tier == ("top" if threshold == 1 else "rest")
@@ -213,6 +227,8 @@ def test_a_score_on_the_edge_of_rounding_rounds_as_evaluate_rounds_it() -> None:
         source_weights={RaterSource.MANAGER: Decimal("50.59"), RaterSource.SELF: Decimal("49.41")},
     ).validated()
     kpi = Decimal("21.56")
-    (figures,) = CycleScorer(competencies, scale, 3).figures(tally(reviews), [(kpi, rules)])
+    (figures,) = CycleScorer(competencies, scale, 3).figures(
+        tally(reviews, competencies), [(kpi, rules)]
+    )
     assert figures == expected(competencies, scale, 3, reviews, kpi, rules)
     assert figures.review_score == Decimal("25.01")

@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
 
+from domain.evaluation import SubmittedReview
+from domain.goals import Direction, GoalStatus, Perspective
 from domain.provenance import Provenance, Role
-from domain.rules import DEFAULT_RULES
+from domain.reviews import RaterSource, RatingScale
+from domain.rules import DEFAULT_RULES, RULE_BOOK_ID, RuleBook
+from domain.scoring import GoalFacts
+from projections.reviews import competencies_from_json
+from projections.rules import RulesModel
 from service.application import Perfledger
+from service.bootstrap import Services
 from service.database import Database
 from service.seed import seed_organisation
 from service.seed_reviews import DEMO, cycle_id_for
+from service.whatif import CycleFrame, Outcome, compare, outcome, rules_of
 from tests.conftest import make_settings
 from tests.e2e import HR_PERSON, Server, running
-from tests.helpers import position
+from tests.helpers import catch_up, fetch, position
 
 SEED = 6
 Q2 = str(cycle_id_for(SEED, "2026-Q2"))
@@ -161,3 +171,134 @@ async def test_a_pilot_rule_set_compared_with_production(
     )
     assert employee["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert position(app) == before + 1  # reading compared; only the rule set was recorded
+
+
+# -- each person under their own production version ---------------------------------------------
+
+SCOPED_SEED = 8
+TODAY = date(2026, 8, 31)
+# A production version adopted for part of the organisation only (as a trial promoted for its
+# scope adopts it); its cap and weights differ, so its people's scores do too.
+SCOPED = replace(
+    DEFAULT_RULES, achievement_cap=Decimal(150), kpi_weight=Decimal(30), review_weight=Decimal(70)
+)
+PILOT = replace(DEFAULT_RULES, kpi_weight=Decimal(80), review_weight=Decimal(20))
+_SUBMITTED_RATINGS = """
+SELECT r.appraisal_id, r.rater_key, r.source, g.competency,
+       coalesce(g.calibrated_value, g.submitted_value) AS value
+FROM review_raters r
+JOIN review_ratings g ON g.appraisal_id = r.appraisal_id AND g.rater_key = r.rater_key
+WHERE r.cycle_id = $1 AND r.status = 'submitted'
+"""
+
+
+async def reference_outcomes(
+    conn: asyncpg.Connection, cycle_id: UUID, versions: dict[UUID, int]
+) -> dict[UUID, Outcome]:
+    """Each reviewee's outcome under their version in ``versions`` as ``whatif.outcome`` (the
+    full ``evaluate``) computes it, from the facts read one rating and one goal at a time."""
+    cycle = await conn.fetchrow("SELECT * FROM review_cycles WHERE id = $1", cycle_id)
+    assert cycle is not None
+    frame = CycleFrame(
+        tuple(competencies_from_json(cycle["competencies"])),
+        RatingScale(cycle["scale_min"], cycle["scale_max"]),
+        cycle["anonymity_threshold"],
+    )
+    book = RulesModel()
+    await book.load(conn)
+    raters: dict[UUID, dict[str, tuple[RaterSource, dict[str, int | None]]]] = defaultdict(dict)
+    for r in await conn.fetch(_SUBMITTED_RATINGS, cycle_id):
+        _, ratings = raters[r["appraisal_id"]].setdefault(
+            r["rater_key"], (RaterSource(r["source"]), {})
+        )
+        ratings[r["competency"]] = r["value"]
+    found = {}
+    for a in await conn.fetch("SELECT * FROM appraisals WHERE cycle_id = $1", cycle_id):
+        goals = [
+            GoalFacts(
+                g["id"],
+                g["title"],
+                g["weight"],
+                Direction(g["direction"]),
+                g["baseline"],
+                g["target"],
+                Perspective(g["perspective"]),
+                g["latest_value"],
+            )
+            for g in await conn.fetch(
+                "SELECT * FROM goals WHERE owner_id = $1 AND period = $2 AND status <> $3",
+                a["reviewee_id"],
+                cycle["period"],
+                GoalStatus.ABANDONED.value,
+            )
+        ]
+        rules = rules_of(book, versions[a["reviewee_id"]])
+        reviews = [SubmittedReview(*rater) for rater in raters[a["id"]].values()]
+        found[a["reviewee_id"]] = outcome(goals, reviews, frame, rules)
+    return found
+
+
+async def test_each_person_is_compared_under_their_own_production_version(
+    services: Services,
+) -> None:
+    """A scoped adoption puts part of the organisation under another production version: the
+    what-if groups people by their version, and everyone's production side is what production
+    computed for them (an open cycle follows the adoption, a closed one keeps its version)."""
+    app = services.app
+    await services.call(
+        seed_organisation, app, employees=30, seed=SCOPED_SEED, through=TODAY, reviews=DEMO
+    )
+    pilot = app.define_rule_set(HR, PILOT, "pilot").version
+    scoped = app.define_rule_set(HR, SCOPED, "for part of the organisation").version
+    assert pilot is not None
+    assert scoped is not None
+    await catch_up(services)
+    q2, q3 = (cycle_id_for(SCOPED_SEED, f"2026-Q{q}") for q in (2, 3))
+    reviewees = sorted(
+        r["reviewee_id"]
+        for r in await fetch(services, "SELECT reviewee_id FROM appraisals WHERE cycle_id = $1", q3)
+    )
+    moved = {UUID(str(e)) for e in reviewees[::2]}  # the standard library's, for the event
+    book: RuleBook = app.repository.get(RULE_BOOK_ID)
+    book.adopt_for(scoped, date(2026, 1, 1), moved, HR)
+    app.save(book)
+    await catch_up(services)
+
+    conn = await services.connect()
+    try:
+        for cycle, closed in ((q3, False), (q2, True)):
+            result = await compare(conn, cycle, pilot, position=0)
+            live = {
+                r["employee_id"]: r
+                for r in await conn.fetch(
+                    "SELECT employee_id, final_score, rule_set_version FROM cycle_scorecards "
+                    "WHERE cycle_id = $1",
+                    cycle,
+                )
+            }
+            assert {p.employee_id for p in result.people} == set(live)
+            versions = {p.employee_id: p.baseline_version for p in result.people}
+            for p in result.people:
+                assert p.baseline_version == live[p.employee_id]["rule_set_version"]
+                assert p.production.score == live[p.employee_id]["final_score"], p.code
+            if closed:  # closed before the adoption: everyone keeps the version it closed under
+                assert scoped not in versions.values()
+            else:
+                assert {v for e, v in versions.items() if e in moved} == {scoped}
+                assert scoped not in {v for e, v in versions.items() if e not in moved}
+                assert result.baseline_version in versions.values()
+            # Both sides, person by person, are what the full evaluation gives on the facts.
+            production = await reference_outcomes(conn, cycle, versions)
+            piloted = await reference_outcomes(conn, cycle, dict.fromkeys(versions, pilot))
+            for p in result.people:
+                assert (p.production, p.pilot) == (
+                    production[p.employee_id],
+                    piloted[p.employee_id],
+                ), p.code
+            assert any(p.production != p.pilot for p in result.people)
+        # An explicit baseline puts everyone under it.
+        explicit = await compare(conn, q3, pilot, position=0, baseline_version=scoped)
+        assert {p.baseline_version for p in explicit.people} == {scoped}
+        assert explicit.baseline_version == scoped
+    finally:
+        await conn.close()
