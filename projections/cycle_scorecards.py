@@ -272,7 +272,9 @@ class CycleScorecardsModel:
 
     # -- inputs ------------------------------------------------------------------------------------
 
-    def _sync_measurements(self) -> None:
+    def sync_measurements(self) -> None:
+        """Bring the monthly measurements the eligibility rules read up to date with the goals
+        model; before ``evaluated`` (the live pilot calls both, for production's side)."""
         # Runs over every measurement in the log: names bound once, outside the loop.
         measured, goals, by_goal = self.goals.measured, self.goals.goals, self.months
         dirty, cache, employee = self.dirty_months, self.history_cache, OwnerKind.EMPLOYEE
@@ -376,7 +378,7 @@ class CycleScorecardsModel:
 
     # -- computing ---------------------------------------------------------------------------------
 
-    def _evaluated(self, appraisal: AppraisalRow, *, frozen: bool) -> CycleScoreRow:
+    def evaluated(self, appraisal: AppraisalRow, *, frozen: bool) -> CycleScoreRow:
         """The result from the other models' memory as it stands now."""
         cycle = self.reviews.cycles[appraisal.cycle_id]
         period = Period.parse(cycle.period)
@@ -451,8 +453,8 @@ class CycleScorecardsModel:
             previous.status = appraisal.status.value
             previous.kpi_frozen = True
         else:
-            self._sync_measurements()
-            row = self._evaluated(appraisal, frozen=True)
+            self.sync_measurements()
+            row = self.evaluated(appraisal, frozen=True)
             row.position = previous.position if previous else 0
             self.rows[key] = row
         self._mark(key, position)
@@ -543,7 +545,7 @@ class CycleScorecardsModel:
             )
 
     async def flush(self, conn: asyncpg.Connection) -> None:
-        self._sync_measurements()
+        self.sync_measurements()
         if self.dirty_months:
             # One row per measured month: as many rows as measurements while catching up, so the
             # columns are built directly rather than as rows to transpose.
@@ -584,7 +586,7 @@ class CycleScorecardsModel:
             else:
                 appraisal = self.reviews.appraisals[appraisal_id(cycle_id, employee_id)]
                 closed = appraisal.status is CycleStatus.CLOSED
-                row = self._evaluated(appraisal, frozen=closed)
+                row = self.evaluated(appraisal, frozen=closed)
                 row.position = previous.position if previous is not None else 0
             row.position = max(row.position, position)
             self._with_rewards_and_feedback(row)

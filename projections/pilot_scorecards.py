@@ -350,7 +350,7 @@ class PilotScorecardsModel:
     def _kpi_row(self, trial: TrialRow, employee_id: UUID, position: int, closed: bool) -> Row:
         # Production's scorecard of the period, as the scorecards model computes it now (its
         # rule set is production's choice: the version in force for this person then).
-        goals, active, production_version, production = self.scorecards._scored(
+        goals, active, production_version, production = self.scorecards.scored(
             employee_id, trial.period
         )
         del goals
@@ -446,8 +446,8 @@ class PilotScorecardsModel:
         row = cycle_scorecards.rows.get((appraisal.cycle_id, appraisal.reviewee_id))
         if row is not None and row.kpi_frozen:
             return row
-        cycle_scorecards._sync_measurements()
-        return cycle_scorecards._evaluated(appraisal, frozen=False)
+        cycle_scorecards.sync_measurements()
+        return cycle_scorecards.evaluated(appraisal, frozen=False)
 
     def _appraisal(self, key: CycleKey) -> AppraisalRow:
         _, cycle_id, employee_id = key

@@ -117,12 +117,14 @@ class ScorecardsModel:
     def kpi_score(self, owner_id: UUID, period: str) -> Decimal | None:
         """The owner's KPI score for the period as its scorecard row shows it (for the review
         cycles' scorecards, which combine it with the reviews)."""
-        score: Decimal | None = self._scored(owner_id, period)[3].score
+        score: Decimal | None = self.scored(owner_id, period)[3].score
         return score
 
-    def _scored(
+    def scored(
         self, owner_id: UUID, period: str
     ) -> tuple[list[GoalRow], list[GoalRow], int, KpiScore]:
+        """The owner's goals for the period, the active ones, and their KPI score under the
+        production rules in force for the owner (also read by the live pilot, beside its own)."""
         goals = [
             self.goals.goals[goal_id]
             for goal_id in self.goals.by_owner_period.get((owner_id, period), ())
@@ -148,7 +150,7 @@ class ScorecardsModel:
         return goals, active, version, kpi
 
     def compute(self, owner_id: UUID, period: str) -> tuple[Any, ...]:
-        goals, active, version, kpi = self._scored(owner_id, period)
+        goals, active, version, kpi = self.scored(owner_id, period)
         owner_kind = goals[0].owner_kind if goals else OwnerKind.EMPLOYEE
         if owner_kind is OwnerKind.EMPLOYEE and owner_id in self.organisation.employees:
             department_id = self.organisation.employees[owner_id].department_id
