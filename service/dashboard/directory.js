@@ -121,36 +121,23 @@ export async function namesFor(ids) {
   return new Map(ids.filter((id) => names.get(id)).map((id) => [id, names.get(id)]));
 }
 
-/** The trials recorded so far (from the audit trail's Trial.Started entries), newest first. */
+/** Every trial, newest first, from the trials read model. */
 export function trials() {
-  return cached("trials", async () => {
-    const started = await allNodes(async (after) =>
+  return cached("trials", () =>
+    allNodes(async (after) =>
       (
         await graphql(
-          `query TrialsStarted($after: String) {
-            auditTrail(filter: { eventType: "Trial.Started" }, first: 200, after: $after) {
+          `query Trials($after: String) {
+            trials(first: 100, after: $after) {
               pageInfo { hasNextPage endCursor }
-              edges { node { aggregateId recordedAt } }
+              edges { node { id name status ruleSetVersion period participants startedOn endedOn feedbackCount } }
             }
           }`,
           { after },
         )
-      ).auditTrail,
-    );
-    const views = await Promise.all(
-      started.map(async (entry) =>
-        (
-          await graphql(
-            `query Trial($id: ID!) {
-              trial(id: $id) { id name status ruleSetVersion period participants startedOn endedOn feedbackCount }
-            }`,
-            { id: entry.aggregateId },
-          )
-        ).trial,
-      ),
-    );
-    return views.reverse();
-  });
+      ).trials,
+    ),
+  );
 }
 
 export function forget(key) {
