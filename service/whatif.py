@@ -2,9 +2,14 @@
 
 Every result is a function of (facts, rule set): the facts are read from the read models (live,
 in one repeatable-read snapshot, or replayed as of a past position: ``service.fairness.snapshot``)
-and the scoring code (``domain.scoring``, ``domain.evaluation``, ``domain.proposals``) runs on
-them twice, under the baseline version (default: production's, in force when the cycle's period
-began) and under the pilot version (any version, adopted or only defined). Nothing is written.
+and scored twice, under the baseline version and under the pilot version (any version, adopted
+or only defined). Nothing is written. The baseline is, by default, each person's production
+version: the one production computed their cycle scorecard under (scoped adoptions put some
+people under another version than the rest), so production's side is production's result.
+
+``outcome`` is the definition of one side, with the full ``domain.evaluation.evaluate``;
+``compare`` computes the same figures with ``domain.cycle_figures.CycleScorer`` (equal digit for
+digit, tested) from facts read in bulk, so that 10,000 people take a second or two, not seven.
 
 Both sides are computed the same way, so that the difference is the rules' alone: ratings with
 their calibrations applied, and no calibrated *result* (hr calibrated the result under the

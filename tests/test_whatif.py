@@ -28,7 +28,7 @@ from service.bootstrap import Services
 from service.database import Database
 from service.seed import seed_organisation
 from service.seed_reviews import DEMO, cycle_id_for
-from service.whatif import CycleFrame, Outcome, compare, outcome, rules_of
+from service.whatif import CycleFrame, Outcome, compare, comparison, outcome, rules_of
 from tests.conftest import make_settings
 from tests.e2e import HR_PERSON, Server, running
 from tests.helpers import catch_up, fetch, position
@@ -302,3 +302,24 @@ async def test_each_person_is_compared_under_their_own_production_version(
         assert explicit.baseline_version == scoped
     finally:
         await conn.close()
+
+    # As of a past position, the read models replayed to it give what the live ones gave then.
+    then = position(app)
+    before, _ = await comparison(services, q3, pilot)
+    goal = (
+        await fetch(
+            services,
+            "SELECT id, owner_id, target FROM goals WHERE period = '2026-Q3' AND owner_id = $1 "
+            "ORDER BY id LIMIT 1",
+            before.people[0].employee_id,
+        )
+    )[0]
+    await services.call(
+        app.record_progress, HR, UUID(str(goal["id"])), goal["target"] * 3, TODAY, "correction"
+    )
+    await catch_up(services)
+    now, _ = await comparison(services, q3, pilot)
+    past, _ = await comparison(services, q3, pilot, position=then)
+    assert (past.position, now.position) == (then, position(app))
+    assert past.people == before.people
+    assert now.people[0].production.kpi_score != before.people[0].production.kpi_score
