@@ -25,7 +25,7 @@ import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -47,6 +47,8 @@ from domain.goals import Direction, GoalStatus, Perspective
 from domain.periods import Period
 from domain.proposals import propose_rewards
 from domain.reviews import Competency, RaterSource, RatingScale
+from domain.reward_costs import RewardCosts, reward_costs
+from domain.rewards import RewardSpec
 from domain.rules import DEFAULT_RULES, RuleSet
 from domain.scoring import GoalFacts, score_goals
 from projections.organisation import DEPARTMENT_TREE
@@ -142,6 +144,8 @@ class WhatIf:
     pilot_version: int
     tiers: tuple[str, ...]  # best first, as the pilot's rules name them
     people: tuple[PersonComparison, ...]
+    # (version, rule key) → what that rule gives, for every tier reward either side proposes
+    reward_specs: Mapping[tuple[int, str], RewardSpec] = field(default_factory=dict)
 
     def moved(self, direction: int) -> list[PersonComparison]:
         """Those whose tier went up (1) or down (-1) under the pilot."""
@@ -160,6 +164,16 @@ class WhatIf:
 
     def reward_counts(self, side: str) -> Counter[str]:
         return Counter(key for p in self.people for key in getattr(p, side).rewards)
+
+    def reward_costs(self, side: str) -> RewardCosts:
+        """What the tier rewards proposed under ``side`` ("production" or "pilot") add up to,
+        each person's under the version of their side."""
+        specs = self.reward_specs
+        return reward_costs(
+            specs[(p.baseline_version if side == "production" else self.pilot_version, key)]
+            for p in self.people
+            for key in getattr(p, side).rewards
+        )
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -297,6 +311,7 @@ async def compare(
     else:
         baselines = dict.fromkeys(ids, baseline_version)
     counted = Counter(baselines.values())
+    versions = {pilot_version, *baselines.values()}
     return WhatIf(
         cycle_id=cycle_id,
         period=str(period),
@@ -311,6 +326,11 @@ async def compare(
         pilot_version=pilot_version,
         tiers=tuple(t.name for t in rules_of(book, pilot_version).tiers),
         people=tuple(compared(people, frame, book, baselines, pilot_version)),
+        reward_specs={
+            (version, key): spec
+            for version in versions
+            for key, spec in rules_of(book, version).reward_rules().items()
+        },
     )
 
 
@@ -465,6 +485,10 @@ def as_json(result: WhatIf) -> dict[str, Any]:
             "production": dict(result.tier_counts("production")),
             "pilot": dict(result.tier_counts("pilot")),
         },
+        "reward_costs": {
+            side_name: costs_json(result.reward_costs(side_name))
+            for side_name in ("production", "pilot")
+        },
         "moved_up": [str(p.employee_id) for p in result.moved(1)],
         "moved_down": [str(p.employee_id) for p in result.moved(-1)],
         "people": [
@@ -477,6 +501,32 @@ def as_json(result: WhatIf) -> dict[str, Any]:
                 "delta": None if p.delta is None else str(p.delta),
             }
             for p in result.people
+        ],
+    }
+
+
+def costs_json(costs: RewardCosts) -> dict[str, Any]:
+    return {
+        "money": [
+            {
+                "kind": m.kind.value,
+                "currency": m.currency,
+                "amount": str(m.amount),
+                "count": m.count,
+            }
+            for m in costs.money
+        ],
+        "salary_shares": [
+            {"kind": s.kind.value, "percent": str(s.percent), "count": s.count}
+            for s in costs.salary_shares
+        ],
+        "other": [
+            {
+                "kind": o.kind.value,
+                "count": o.count,
+                "days": None if o.days is None else str(o.days),
+            }
+            for o in costs.other
         ],
     }
 

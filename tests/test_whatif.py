@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
@@ -19,7 +20,8 @@ from domain.evaluation import SubmittedReview
 from domain.goals import Direction, GoalStatus, Perspective
 from domain.provenance import Provenance, Role
 from domain.reviews import RaterSource, RatingScale
-from domain.rules import DEFAULT_RULES, RULE_BOOK_ID, RuleBook
+from domain.rewards import Money, RewardKind, RewardSpec
+from domain.rules import DEFAULT_RULES, RULE_BOOK_ID, RuleBook, TierReward
 from domain.scoring import GoalFacts
 from projections.reviews import competencies_from_json
 from projections.rules import RulesModel
@@ -41,6 +43,8 @@ query($c: ID!, $v: Int!, $b: Int, $d: [ID!], $p: Int) {
   whatIf(cycleId: $c, pilotVersion: $v, baselineVersion: $b, departmentIds: $d,
          asOfPosition: $p) {
     position baselineVersion pilotVersion movedUp movedDown csv json
+    rewardCostsProduction { ...costs }
+    rewardCostsPilot { ...costs }
     fairness {
       grouping label
       production { n meanScore tiers { tier rate impactRatio belowFourFifths } }
@@ -53,6 +57,11 @@ query($c: ID!, $v: Int!, $b: Int, $d: [ID!], $p: Int) {
       pilot { score tier kpiScore reviewScore kpiContribution reviewContribution rewards }
     }
   }
+}
+fragment costs on RewardCostSide {
+  money { kind currency amount count }
+  salaryShares { kind percent count }
+  nonMonetary { kind count days }
 }
 """
 
@@ -83,7 +92,18 @@ async def test_a_pilot_rule_set_compared_with_production(
     app: Perfledger, database: Database, server: Server
 ) -> None:
     before = position(app)
-    kpi_heavy = replace(DEFAULT_RULES, kpi_weight=Decimal(90), review_weight=Decimal(10))
+    # KPIs weigh more, and tier B earns a fixed bonus instead of 5 % of salary.
+    kpi_heavy = replace(
+        DEFAULT_RULES,
+        kpi_weight=Decimal(90),
+        review_weight=Decimal(10),
+        tier_rewards=[
+            TierReward("B", RewardSpec(RewardKind.BONUS, amount=Money(Decimal(800), "EUR")))
+            if r.tier == "B"
+            else r
+            for r in DEFAULT_RULES.tier_rewards
+        ],
+    )
     version = app.define_rule_set(HR, kpi_heavy, "KPI-heavy pilot").version  # defined, not adopted
     assert version is not None
     await reach(server, position(app))
@@ -143,6 +163,35 @@ async def test_a_pilot_rule_set_compared_with_production(
         shown
     )
     assert any(g["production"]["meanScore"] != g["pilot"]["meanScore"] for g in groups.values())
+    # What the proposed rewards add up to under each: the pilot's bill, by hand from its tiers.
+    pilot_tiers = Counter(p["pilot"]["tier"] for p in people)
+    assert pilot_tiers["B"] > 0
+    assert result["rewardCostsPilot"] == {
+        "money": [
+            {
+                "kind": "BONUS",
+                "currency": "EUR",
+                "amount": str(Decimal(800) * pilot_tiers["B"]),
+                "count": pilot_tiers["B"],
+            }
+        ],
+        "salaryShares": [{"kind": "BONUS", "percent": "10", "count": pilot_tiers["A"]}]
+        if pilot_tiers["A"]
+        else [],
+        "nonMonetary": [
+            {"kind": kind, "count": pilot_tiers[tier], "days": None}
+            for kind, tier in (("RECOGNITION", "A"), ("TRAINING", "C"))
+            if pilot_tiers[tier]
+        ],
+    }
+    production_costs = result["rewardCostsProduction"]
+    assert sum(c["count"] for kind in production_costs.values() for c in kind) == sum(
+        len(p["production"]["rewards"]) for p in people
+    )
+    assert (
+        json.loads(result["json"])["reward_costs"]["pilot"]["money"][0]["count"]
+        == (pilot_tiers["B"])
+    )
     rows = list(csv.DictReader(io.StringIO(result["csv"])))
     assert len(rows) == len(people)
     assert {r["employee_id"] for r in rows} == {p["employeeId"] for p in people}

@@ -10,11 +10,14 @@ from decimal import Decimal
 import strawberry
 
 from domain.errors import DomainError
+from domain.reward_costs import RewardCosts
 from service import whatif
 from service.api.as_of import AsOf, AsOfPosition, optional_position
 from service.api.errors import QueryError
 from service.api.fairness import require_auditor
 from service.api.queries import parse_id
+from service.api.reward_types import RewardKindType
+from service.api.rewards import MonetaryTotal, NonMonetaryCount
 from service.api.types import Info
 
 
@@ -53,6 +56,40 @@ class WhatIfPerson:
     calibrated_score: Decimal | None = strawberry.field(
         description="The result hr calibrated under production (not part of either side)."
     )
+
+
+@strawberry.type(
+    description="A percentage of salary: counted, not priced (salaries are not recorded)."
+)
+class SalaryShareTotal:
+    kind: RewardKindType  # type: ignore[valid-type]
+    percent: Decimal
+    count: int
+
+
+@strawberry.type(description="What the tier rewards proposed under one rule set add up to.")
+class RewardCostSide:
+    money: list[MonetaryTotal] = strawberry.field(
+        description="Fixed amounts, by kind and currency."
+    )
+    salary_shares: list[SalaryShareTotal]
+    non_monetary: list[NonMonetaryCount]
+
+    @classmethod
+    def of(cls, costs: RewardCosts) -> RewardCostSide:
+        return cls(
+            money=[
+                MonetaryTotal(kind=m.kind, currency=m.currency, amount=m.amount, count=m.count)
+                for m in costs.money
+            ],
+            salary_shares=[
+                SalaryShareTotal(kind=s.kind, percent=s.percent, count=s.count)
+                for s in costs.salary_shares
+            ],
+            non_monetary=[
+                NonMonetaryCount(kind=o.kind, count=o.count, days=o.days) for o in costs.other
+            ],
+        )
 
 
 @strawberry.type
@@ -114,6 +151,12 @@ class WhatIfReport:
     tiers: list[TierComparison]
     moved_up: int
     moved_down: int
+    reward_costs_production: RewardCostSide = strawberry.field(
+        description="The tier rewards production's rules propose, added up."
+    )
+    reward_costs_pilot: RewardCostSide = strawberry.field(
+        description="The tier rewards the pilot's rules propose, added up."
+    )
     people: list[WhatIfPerson]
     fairness: list[GroupComparison] = strawberry.field(
         description="Each group of groupBy: mean scores and tier selection rates with impact "
@@ -136,6 +179,8 @@ def report_of(result: whatif.WhatIf, groups: list[whatif.GroupComparison]) -> Wh
         tiers=[TierComparison(tier=t, production=production[t], pilot=pilot[t]) for t in names],
         moved_up=len(result.moved(1)),
         moved_down=len(result.moved(-1)),
+        reward_costs_production=RewardCostSide.of(result.reward_costs("production")),
+        reward_costs_pilot=RewardCostSide.of(result.reward_costs("pilot")),
         people=[
             WhatIfPerson(
                 employee_id=strawberry.ID(str(p.employee_id)),
