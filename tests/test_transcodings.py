@@ -165,6 +165,7 @@ def sample_events() -> Iterator[DomainEventProtocol[UUID]]:
     book.define(RuleSet(), "no perspectives, no tiers", PLAIN)
     book.define(FULL_RULES, "360 weights, rewards, eligibility and a guideline", PLAIN)
     book.adopt(1, date(2026, 4, 1), PLAIN)
+    book.adopt_for(2, date(2026, 7, 1), [UUID(int=0xE2), UUID(int=0xE1)], WITH_REASON)
     yield from book.collect_events()
 
     request = ProcessedRequest(
@@ -207,7 +208,7 @@ def app() -> Iterator[Perfledger]:
 
 def test_the_samples_cover_every_event_type() -> None:
     assert {event_name(e) for e in SAMPLES} == all_event_types()
-    assert len(all_event_types()) == 23
+    assert len(all_event_types()) == 24
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=[event_name(e) for e in SAMPLES])
