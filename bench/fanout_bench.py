@@ -90,7 +90,7 @@ from service.seed import seed_organisation
 from service.seed_reviews import NOTHING
 
 TARGET_P99_MS = 250.0
-WRITERS = 4
+WRITERS = 8  # enough that 200 commits/s keep their rate while commits take ~20 ms under load
 WRITER = Provenance("bench-writer", Role.HR, "fanout-bench")
 SUBSCRIPTION = (
     "subscription($e: ID) { scorecardUpdated(employeeId: $e) "
