@@ -6,8 +6,15 @@ import asyncio
 import logging
 import os
 import sys
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from uuid import UUID, uuid5
 
-from domain.provenance import Role
+from domain.periods import Period
+from domain.provenance import Provenance, Role
+from domain.rules import DEFAULT_RULES
+from projections.organisation import DEPARTMENT_TREE
 from service import auth
 from service.bootstrap import Services
 from service.seed import seed_organisation
@@ -15,6 +22,14 @@ from service.seed import seed_organisation
 log = logging.getLogger("perfledger.demo")
 
 DEMO_SEED = 7
+DEMO_TRIAL_ID = uuid5(UUID("6f1d6c2e-6a53-4f0e-9a44-4f57e3b0a001"), "demo-trial")
+DEMO_HR = Provenance("demo", Role.HR, "demo", "a pilot for the demo: KPIs weigh more in Sales")
+_SCOPE_MEMBERS = (
+    DEPARTMENT_TREE
+    + """
+SELECT id FROM employees WHERE department_id IN (SELECT id FROM tree) AND leave_date IS NULL
+"""
+)
 
 
 def demo_size() -> int:
@@ -36,9 +51,48 @@ async def ensure_demo(services: Services) -> None:
             f"{summary.rewards:,} rewards.",
             file=sys.stderr,
         )
+        await services.watcher.wait_for(summary.events, 120)
+        await start_demo_trial(services)
     last = await asyncio.to_thread(recorder.max_notification_id) or 0
     await services.watcher.wait_for(last, 120)
     await print_tokens(services)
+
+
+async def start_demo_trial(services: Services) -> None:
+    """A running trial to explore: Sales pilots heavier KPI weights over the quarter of the
+    latest review cycle, so HR's dashboard and ``trialComparison`` show a live comparison."""
+    async with services.read_pool.acquire() as conn:
+        sales = await conn.fetchval("SELECT id FROM departments WHERE code = 'SALES'")
+        period = await conn.fetchval("SELECT max(period) FROM review_cycles")
+        if sales is None or period is None:
+            return
+        sales = UUID(str(sales))
+        members = [UUID(str(r["id"])) for r in await conn.fetch(_SCOPE_MEMBERS, [sales])]
+    app = services.app
+
+    def record() -> None:
+        book = app.rule_book()
+        production = book.version_in_force(Period.parse(period).start) if book else None
+        base = book.versions[production] if book and production else DEFAULT_RULES
+        pilot = replace(base, kpi_weight=Decimal(80), review_weight=Decimal(20))
+        version = app.define_rule_set(DEMO_HR, pilot, "Pilot: KPIs 80, reviews 20").version
+        assert version is not None
+        app.start_trial(
+            DEMO_HR,
+            trial_id=DEMO_TRIAL_ID,
+            name="Sales: KPIs weigh more",
+            rule_set_version=version,
+            scope_departments=[sales],
+            scope_employees=[],
+            members=members,
+            period=period,
+            responsible=["Head of HR", "Head of Sales"],
+            show_participants=True,
+            today=date.today(),
+        )
+
+    await services.call(record)
+    print(f"Started a demo trial on Sales for {period}.", file=sys.stderr)
 
 
 async def print_tokens(services: Services) -> None:
