@@ -516,7 +516,10 @@ async def test_hr_sees_distributions_fairness_charts_and_a_trial_against_product
     comparison = (
         await organisation.api(
             "query($t: ID!, $c: ID!) { trialComparison(trialId: $t, cycleId: $c) { "
-            "movedUp movedDown people { employeeId } tiers { tier production pilot } } }",
+            "movedUp movedDown people { employeeId } tiers { tier production pilot } "
+            "rewardCostsPilot { ...costs } rewardCostsProduction { ...costs } } } "
+            "fragment costs on RewardCostSide { money { kind currency } "
+            "salaryShares { kind percent } nonMonetary { kind } }",
             {"t": trial_id, "c": cycle_id},
         )
     )["trialComparison"]
@@ -532,6 +535,15 @@ async def test_hr_sees_distributions_fairness_charts_and_a_trial_against_product
     )
     await expect(tiers.locator("svg rect.bar.production")).to_have_count(len(comparison["tiers"]))
     await expect(tiers.locator("svg rect.bar.pilot")).to_have_count(len(comparison["tiers"]))
+    # The proposed rewards' bill: one line per kind of reward under either rule set.
+    lines = {
+        (part, tuple(sorted(line.items())))
+        for side in ("rewardCostsPilot", "rewardCostsProduction")
+        for part, entries in comparison[side].items()
+        for line in entries
+    }
+    assert lines
+    await expect(result.locator("table.reward-costs tbody tr")).to_have_count(len(lines))
 
     # A measurement of a participant's arrives as a new comparison, without a reload.
     participants = [UUID(person["employeeId"]) for person in comparison["people"]]

@@ -12,11 +12,21 @@ import { cycleSelect, personCell } from "./common.js";
 const COMPARISON_FIELDS = `
   cycleId period position baselineVersion pilotVersion movedUp movedDown
   tiers { tier production pilot }
+  rewardCostsProduction { ...rewardCosts }
+  rewardCostsPilot { ...rewardCosts }
   people { employeeId code name department delta calibratedScore production { score tier } pilot { score tier } }
   fairness {
     grouping label
     production { n meanScore difference tiers { tier rate impactRatio belowFourFifths } }
     pilot { n meanScore difference tiers { tier rate impactRatio belowFourFifths } }
+  }
+`;
+
+const REWARD_COSTS = `
+  fragment rewardCosts on RewardCostSide {
+    money { kind currency amount count }
+    salaryShares { kind percent count }
+    nonMonetary { kind count days }
   }
 `;
 
@@ -26,7 +36,8 @@ const SUBSCRIPTION = `
       position
       comparison { ${COMPARISON_FIELDS} }
     }
-  }`;
+  }
+  ${REWARD_COSTS}`;
 
 const MOVERS_SHOWN = 30;
 
@@ -120,9 +131,33 @@ function comparisonView(comparison, trial) {
       empty: "No participant changes tier under the pilot.",
       className: "movers",
     }),
+    table({
+      caption: "What the tier rewards each rule set proposes add up to",
+      columns: [{ label: "Reward" }, { label: `Production v${comparison.baselineVersion}` }, { label: `Pilot v${comparison.pilotVersion}` }],
+      rows: rewardCostRows(comparison.rewardCostsProduction, comparison.rewardCostsPilot),
+      empty: "Neither rule set proposes tier rewards.",
+      className: "reward-costs",
+    }),
     groupings.map((grouping) => fairnessOf(comparison, grouping)),
     trial ? h("p", { className: "muted small" }, `Trial “${trial.name}”, ${trial.status}, started ${date(trial.startedOn)}, ${trial.participants} participants, ${trial.feedbackCount} feedback notes.`) : null,
   ];
+}
+
+/** Each proposed reward's line under production and under the pilot: money by currency,
+ * salary shares and the rest counted (salaries are not recorded, so shares are not priced). */
+function rewardCostRows(production, pilot) {
+  const lines = new Map();
+  const add = (side, key, label, value) => {
+    const line = lines.get(key) ?? { label, production: "—", pilot: "—" };
+    line[side] = value;
+    lines.set(key, line);
+  };
+  for (const [side, costs] of [["production", production], ["pilot", pilot]]) {
+    for (const m of costs.money) add(side, `m:${m.kind}:${m.currency}`, `${m.kind.toLowerCase()} (${m.currency})`, `${decimal(m.amount, 2)} ${m.currency} × ${m.count}`);
+    for (const share of costs.salaryShares) add(side, `s:${share.kind}:${share.percent}`, `${share.kind.toLowerCase()}, ${decimal(share.percent, 1)} % of salary`, `${share.count} people`);
+    for (const other of costs.nonMonetary) add(side, `o:${other.kind}`, other.kind.toLowerCase().replace(/_/g, " "), other.days ? `${other.count} (${decimal(other.days, 1)} days)` : String(other.count));
+  }
+  return [...lines.values()].map((line) => [line.label, line.production, line.pilot]);
 }
 
 /** One grouping's mean scores and top-tier impact ratios under production and the pilot. */
@@ -218,7 +253,7 @@ export async function render(root, context) {
     result.status("Comparing…");
     try {
       const comparison = (
-        await graphql(`query Compare($trialId: ID!, $cycleId: ID!, $groupBy: [String!]) { trialComparison(trialId: $trialId, cycleId: $cycleId, groupBy: $groupBy) { ${COMPARISON_FIELDS} } }`, {
+        await graphql(`query Compare($trialId: ID!, $cycleId: ID!, $groupBy: [String!]) { trialComparison(trialId: $trialId, cycleId: $cycleId, groupBy: $groupBy) { ${COMPARISON_FIELDS} } } ${REWARD_COSTS}`, {
           trialId: trial.value,
           cycleId: cycle.value,
           groupBy: [groupBy.value],
