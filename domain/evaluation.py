@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from domain.reviews import Competency, RaterSource, RatingScale
 from domain.rules import RuleSet
@@ -118,25 +117,14 @@ def evaluate(
     anonymity_threshold: int,
     rules: RuleSet,
     calibrated_score: Decimal | None = None,
-    source_memo: dict[tuple[object, ...], Any] | None = None,
 ) -> Evaluation:
-    """``source_memo``: a dict kept across evaluations of the *same reviews* under several rule
-    sets (a what-if), so that a source's score is computed once per set of competency weights
-    rather than once per rule set; results are the same with or without it."""
     weights = competency_weights(competencies, rules)
-    weights_key = tuple(sorted(weights.items()))
     exact: dict[RaterSource, Decimal] = {}
     every: dict[RaterSource, Decimal | None] = {}
     partial: list[tuple[RaterSource, int, str | None, Decimal, tuple[CompetencyResult, ...]]] = []
     for source in SOURCE_ORDER:
         of_source = [review for review in reviews if review.source is source]
-        if source_memo is None:
-            results, exact_score = _source_score(of_source, competencies, weights, scale)
-        else:
-            key = (source, weights_key)
-            if key not in source_memo:
-                source_memo[key] = _source_score(of_source, competencies, weights, scale)
-            results, exact_score = source_memo[key]
+        results, exact_score = _source_score(of_source, competencies, weights, scale)
         every[source] = exact_score
         rule_weight = rules.source_weights.get(source, Decimal(0))
         note: str | None = None

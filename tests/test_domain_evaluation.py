@@ -497,28 +497,3 @@ def test_the_longest_run_counts_not_the_latest() -> None:
     assert longest_run([True, True, True, False, True]) == 3
     assert longest_run([]) == 0
     assert longest_run([False, False]) == 0
-
-
-def test_a_source_memo_shared_between_rule_sets_changes_no_result() -> None:
-    """What-if evaluates the same reviews under two rule sets with one memo: each source is
-    scored once per set of competency weights, and every figure is what it is without it."""
-    kpi_heavy = replace(RULES, kpi_weight=D("80"), review_weight=D("20")).validated()
-    reweighted = replace(
-        RULES,
-        competency_weights={"delivery": D("20"), "teamwork": D("40"), "communication": D("40")},
-    ).validated()
-    memo: dict[tuple[object, ...], object] = {}
-    for rules in (RULES, kpi_heavy, reweighted, RULES):
-        alone = evaluated(rules=rules)
-        shared = evaluate(
-            kpi_score=KPI,
-            reviews=REVIEWS,
-            competencies=COMPETENCIES,
-            scale=SCALE,
-            anonymity_threshold=K,
-            rules=rules,
-            source_memo=memo,
-        )
-        assert shared == alone
-    # two sets of competency weights (the defaults, and the override): one entry per source each
-    assert len(memo) == 2 * len({key[0] for key in memo})
