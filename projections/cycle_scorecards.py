@@ -40,7 +40,7 @@ from projections.goals import GoalsModel
 from projections.reviews import AppraisalRow, ReviewsModel
 from projections.rewards import RewardsModel
 from projections.rules import RulesModel, reward_spec_to_dict
-from projections.scorecards import ScorecardsModel
+from projections.scorecards import ScorecardsModel, facts_to_json
 
 DDL = """
 CREATE TABLE IF NOT EXISTS cycle_scorecards (
@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS cycle_scorecards (
     rewards jsonb NOT NULL,
     feedback jsonb NOT NULL,
     position bigint NOT NULL,
+    kpi_goals jsonb,  -- frozen rows: the goals as they stood at the close, for other rule sets
     PRIMARY KEY (cycle_id, employee_id)
 );
 CREATE INDEX IF NOT EXISTS cycle_scorecards_department
@@ -98,6 +99,7 @@ _COLUMNS = [
     ("rewards_json", "text"),
     ("feedback_json", "text"),
     ("position", "bigint"),
+    ("kpi_goals_json", "text"),
 ]
 _MONTH_COLUMNS = [
     ("goal_id", "uuid"),
@@ -133,6 +135,9 @@ class CycleScoreRow:
     rewards: str
     feedback: str
     position: int
+    # Frozen rows only: the goal facts the KPI score was computed from at the close (JSON), so
+    # that a what-if or a pilot scores the closed cycle under other rules on the same facts.
+    kpi_goals: str | None = None
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -156,6 +161,7 @@ class CycleScoreRow:
             self.rewards,
             self.feedback,
             self.position,
+            self.kpi_goals,
         )
 
 
@@ -394,6 +400,7 @@ class CycleScorecardsModel:
             rules=rules,
             calibrated_score=appraisal.calibrated_score,
         )
+        kpi_goals = self._kpi_goals(appraisal) if frozen else None
         metrics = frozenset(rule.metric for rule in rules.eligibility)
         metric_streaks = streaks(
             self._histories(appraisal.reviewee_id, cycle.period, metrics), months_of(period)
@@ -428,7 +435,12 @@ class CycleScorecardsModel:
             rewards="[]",
             feedback="{}",
             position=0,
+            kpi_goals=kpi_goals,
         )
+
+    def _kpi_goals(self, appraisal: AppraisalRow) -> str:
+        period = self.reviews.cycles[appraisal.cycle_id].period
+        return facts_to_json(self.scorecards.facts(appraisal.reviewee_id, period))
 
     def _inputs_changed(self, appraisal: AppraisalRow) -> bool:
         """Whether anything ``_evaluated`` reads for ``appraisal`` changed since the last flush:
@@ -452,6 +464,7 @@ class CycleScorecardsModel:
             # usually): the result at this position is that row's.
             previous.status = appraisal.status.value
             previous.kpi_frozen = True
+            previous.kpi_goals = self._kpi_goals(appraisal)
         else:
             self.sync_measurements()
             row = self.evaluated(appraisal, frozen=True)
@@ -535,6 +548,7 @@ class CycleScorecardsModel:
                 r["rewards"],
                 r["feedback"],
                 r["position"],
+                r["kpi_goals"],
             )
             self.rows[(row.cycle_id, row.employee_id)] = row
         for r in await conn.fetch("SELECT * FROM goal_monthly_measurements"):

@@ -30,7 +30,6 @@ threshold has no figure, count or note in any row, and no row names a rater.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -50,7 +49,8 @@ from projections.cycle_scorecards import CycleScorecardsModel, CycleScoreRow
 from projections.goals import GoalRow, GoalsModel
 from projections.reviews import AppraisalRow, ReviewsModel
 from projections.rules import RulesModel, reward_spec_to_dict
-from projections.scorecards import ScorecardsModel, breakdown_json
+from projections.scorecards import ScorecardsModel, breakdown_json, facts_from_json
+from projections.scorecards import goal_facts as facts_of
 from projections.trials import TrialRow, TrialsModel
 
 DDL = """
@@ -169,17 +169,9 @@ def _difference(pilot: Decimal | None, production: Decimal | None) -> Decimal | 
     return None if pilot is None or production is None else pilot - production
 
 
-# A goal row carries every scoring fact under the fact's own name, its id as ``id``.
-_FACTS = [f.name for f in dataclasses.fields(GoalFacts)][1:]
-
-
 def goal_facts(rows: Iterable[GoalRow]) -> list[GoalFacts]:
     """The scoring inputs of the goals that count (abandoned ones do not)."""
-    return [
-        GoalFacts(g.id, *(getattr(g, name) for name in _FACTS))
-        for g in rows
-        if g.status is not GoalStatus.ABANDONED
-    ]
+    return [facts_of(g) for g in rows if g.status is not GoalStatus.ABANDONED]
 
 
 def sources_json(evaluation: Evaluation) -> str:
@@ -382,13 +374,19 @@ class PilotScorecardsModel:
         position: int,
         closed: bool,
     ) -> Row:
-        """The appraisal under the pilot's rules, as ``service.whatif.outcome`` computes it."""
+        """The appraisal under the pilot's rules, as ``service.whatif.outcome`` computes it: on
+        the goals as production froze them at the cycle's close, once it closed."""
         cycle = self.reviews.cycles[appraisal.cycle_id]
         rules = self._rules(trial.rule_set_version)
-        facts = goal_facts(
-            self.goals.goals[goal_id]
-            for goal_id in self.goals.by_owner_period.get((appraisal.reviewee_id, cycle.period), ())
-        )
+        if production is not None and production.kpi_frozen and production.kpi_goals is not None:
+            facts = facts_from_json(production.kpi_goals)
+        else:
+            facts = goal_facts(
+                self.goals.goals[goal_id]
+                for goal_id in self.goals.by_owner_period.get(
+                    (appraisal.reviewee_id, cycle.period), ()
+                )
+            )
         evaluation = evaluate(
             kpi_score=score_goals(facts, rules).score if facts else None,
             reviews=[

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from domain.goals import GoalStatus, OwnerKind
+from domain.goals import Direction, GoalStatus, OwnerKind, Perspective
 from domain.periods import Period
 from domain.scoring import GoalFacts, KpiScore, score_goals
 from projections.base import Handler, upsert
@@ -82,6 +82,55 @@ def breakdown_json(kpi: KpiScore) -> str:
     )
 
 
+def goal_facts(goal: GoalRow) -> GoalFacts:
+    return GoalFacts(
+        goal.id,
+        goal.title,
+        goal.weight,
+        goal.direction,
+        goal.baseline,
+        goal.target,
+        goal.perspective,
+        goal.latest_value,
+    )
+
+
+def facts_to_json(facts: Sequence[GoalFacts]) -> str:
+    """Goal facts as stored with a result frozen at a cycle's close (decimals as text), in goal
+    id order: the same however the goals model's memory was built (replayed or loaded)."""
+    return json.dumps(
+        [
+            {
+                "id": str(f.goal_id),
+                "title": f.title,
+                "weight": str(f.weight),
+                "direction": f.direction.value,
+                "baseline": str(f.baseline),
+                "target": str(f.target),
+                "perspective": f.perspective.value,
+                "latest": None if f.latest_value is None else str(f.latest_value),
+            }
+            for f in sorted(facts, key=lambda f: f.goal_id)
+        ]
+    )
+
+
+def facts_from_json(text: str) -> list[GoalFacts]:
+    return [
+        GoalFacts(
+            UUID(f["id"]),
+            f["title"],
+            Decimal(f["weight"]),
+            Direction(f["direction"]),
+            Decimal(f["baseline"]),
+            Decimal(f["target"]),
+            Perspective(f["perspective"]),
+            None if f["latest"] is None else Decimal(f["latest"]),
+        )
+        for f in json.loads(text)
+    ]
+
+
 class ScorecardsModel:
     tables: Sequence[str] = ("scorecards",)
     ddl = DDL
@@ -131,23 +180,12 @@ class ScorecardsModel:
         ]
         active = [g for g in goals if g.status is not GoalStatus.ABANDONED]
         version, rules = self.rules.in_force(Period.parse(period).start, owner_id)
-        kpi = score_goals(
-            [
-                GoalFacts(
-                    g.id,
-                    g.title,
-                    g.weight,
-                    g.direction,
-                    g.baseline,
-                    g.target,
-                    g.perspective,
-                    g.latest_value,
-                )
-                for g in active
-            ],
-            rules,
-        )
+        kpi = score_goals([goal_facts(g) for g in active], rules)
         return goals, active, version, kpi
+
+    def facts(self, owner_id: UUID, period: str) -> list[GoalFacts]:
+        """What the owner's KPI score for the period is computed from, as it stands now."""
+        return [goal_facts(g) for g in self.scored(owner_id, period)[1]]
 
     def compute(self, owner_id: UUID, period: str) -> tuple[Any, ...]:
         goals, active, version, kpi = self.scored(owner_id, period)

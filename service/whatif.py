@@ -54,6 +54,7 @@ from domain.scoring import GoalFacts, score_goals
 from projections.organisation import DEPARTMENT_TREE
 from projections.reviews import competencies_from_json
 from projections.rules import BUILT_IN_VERSION, RulesModel
+from projections.scorecards import facts_from_json
 from service import fairness
 
 _CYCLE = "SELECT * FROM review_cycles WHERE id = $1"
@@ -94,6 +95,12 @@ ORDER BY e.code
 _GOALS = """
 SELECT owner_id, id, title, weight, direction, baseline, target, perspective, latest_value, status
 FROM goals WHERE period = $1 AND owner_id = ANY($2::uuid[])
+"""
+# The goals a closed appraisal's result was frozen with, as they stood at the cycle's close.
+_FROZEN_GOALS = """
+SELECT employee_id, kpi_goals FROM cycle_scorecards
+WHERE cycle_id = $1 AND kpi_frozen AND kpi_goals IS NOT NULL
+  AND ($2::uuid[] IS NULL OR employee_id = ANY($2::uuid[]))
 """
 # The version production computed each person's cycle scorecard under (in force when the period
 # began, for them: scoped adoptions put some people under another version than the rest; a
@@ -358,13 +365,20 @@ async def read_facts(
     employees: Sequence[UUID] | None,
 ) -> list[PersonFacts]:
     """The cycle's reviewees (or those of ``employees``) with their goals of the cycle's period
-    and the tallies of their submitted reviews, calibrations applied."""
+    and the tallies of their submitted reviews, calibrations applied. A closed appraisal's goals
+    are as they stood at its close (production froze its result then; a later measurement moves
+    the period's KPI scorecard, not the closed cycle)."""
     scope = list(employees) if employees else None
     keys = [c.key for c in competencies]
     rows = await conn.fetch(_PEOPLE, cycle_id, scope, [s.value for s in SOURCE_ORDER], keys)
     goals: dict[UUID, list[GoalFacts]] = defaultdict(list)
+    frozen = {
+        r["employee_id"]: facts_from_json(r["kpi_goals"])
+        for r in await conn.fetch(_FROZEN_GOALS, cycle_id, scope)
+    }
+    goals.update(frozen)
     for g in await conn.fetch(_GOALS, period, [r["reviewee_id"] for r in rows]):
-        if g["status"] == GoalStatus.ABANDONED.value:
+        if g["owner_id"] in frozen or g["status"] == GoalStatus.ABANDONED.value:
             continue
         goals[g["owner_id"]].append(
             GoalFacts(

@@ -233,6 +233,26 @@ async def test_live_pilot_rows_follow_the_facts_and_equal_the_what_if(services: 
     assert moved == {(Q3, subject)}
     await assert_rows_are_the_what_if(services, pilot, pilot.version)
 
+    # A late measurement of a second-quarter goal, after that cycle closed, moves neither side of
+    # the closed cycle: both are scored on the goals as they stood at its close.
+    q2 = CYCLES[1]
+    late = (
+        await fetch(
+            services,
+            "SELECT id, target FROM goals WHERE owner_id = $1 AND period = '2026-Q2' "
+            "AND status <> 'abandoned' ORDER BY id LIMIT 1",
+            subject,
+        )
+    )[0]
+    await services.call(
+        app.record_progress, HR, uuid(late["id"]), late["target"] * 3, date(2026, 6, 30), "late"
+    )
+    await catch_up(services)
+    closed = (await cycle_rows(services, pilot.trial_id))[(q2, subject)]
+    kept = ("kpi_score", "score", "tier", "production_final_score", "delta")
+    assert [closed[k] for k in kept] == [after[(q2, subject)][k] for k in kept]
+    await assert_rows_are_the_what_if(services, pilot, pilot.version)
+
     # A peer's submitted review moves the reviewee's Q3 row.
     reviewee = next(e for c, e in before if c == Q3 and e != subject)
     peer = next(e for e in people if e not in (subject, reviewee))

@@ -372,3 +372,63 @@ async def test_each_person_is_compared_under_their_own_production_version(
     assert (past.position, now.position) == (then, position(app))
     assert past.people == before.people
     assert now.people[0].production.kpi_score != before.people[0].production.kpi_score
+
+
+# -- a closed cycle's facts are those of its close ------------------------------------------------
+
+
+async def test_a_closed_cycle_is_compared_on_the_goals_as_they_stood_at_its_close(
+    services: Services,
+) -> None:
+    """A measurement recorded after a cycle closed moves the period's KPI scorecard but not the
+    closed cycle's result: production froze it at the close. The what-if compares both sides on
+    the goals as they stood then, so production's side stays production's result and the pilot's
+    is computed from the same facts."""
+    app = services.app
+    await services.call(
+        seed_organisation, app, employees=30, seed=SCOPED_SEED, through=TODAY, reviews=DEMO
+    )
+    pilot = app.define_rule_set(HR, PILOT, "pilot").version
+    assert pilot is not None
+    await catch_up(services)
+    q2 = cycle_id_for(SCOPED_SEED, "2026-Q2")
+    conn = await services.connect()
+    try:
+        before = await compare(conn, q2, pilot, position=0)
+        measured = next(
+            p for p in before.people if p.production.kpi_score not in (None, Decimal(100))
+        )
+        goal = await conn.fetchrow(
+            "SELECT id, target FROM goals WHERE owner_id = $1 AND period = '2026-Q2' "
+            "AND status <> 'abandoned' ORDER BY id LIMIT 1",
+            measured.employee_id,
+        )
+        assert goal is not None
+        kpi_then = await conn.fetchval(
+            "SELECT score FROM scorecards WHERE owner_id = $1 AND period = '2026-Q2'",
+            measured.employee_id,
+        )
+        # Way past its target, late: the Q2 cycle closed long ago.
+        await services.call(
+            app.record_progress, HR, goal["id"], goal["target"] * 3, date(2026, 6, 30), "late"
+        )
+        await catch_up(services)
+        kpi_now = await conn.fetchval(
+            "SELECT score FROM scorecards WHERE owner_id = $1 AND period = '2026-Q2'",
+            measured.employee_id,
+        )
+        assert kpi_now != kpi_then  # the period's KPI scorecard follows the late measurement
+        after = await compare(conn, q2, pilot, position=0)
+        live = {
+            r["employee_id"]: r["final_score"]
+            for r in await conn.fetch(
+                "SELECT employee_id, final_score FROM cycle_scorecards WHERE cycle_id = $1", q2
+            )
+        }
+        for p in after.people:
+            assert p.production.score == live[p.employee_id], p.code
+        assert [(p.employee_id, p.production, p.pilot) for p in after.people] == [
+            (p.employee_id, p.production, p.pilot) for p in before.people
+        ]
+    finally:
+        await conn.close()
