@@ -117,6 +117,16 @@ def _verify(secret: str, token: str) -> tuple[Viewer, int]:
     return Viewer(employee_id, role), int(claims["exp"])
 
 
+def expires_at(secret: str, authorization: str) -> int | None:
+    """When a bearer token ``from_header`` accepted stops being valid (unix seconds); None for
+    a review invitation, which has its own expiry and single use."""
+    token = authorization.partition(" ")[2].strip()
+    if token.startswith("rvw."):
+        return None
+    known = _verified.get((secret, token))
+    return known[1] if known is not None else _verify(secret, token)[1]
+
+
 def from_header(secret: str, authorization: str | None) -> Viewer | ExternalRater:
     if not authorization:
         raise AuthenticationFailed(

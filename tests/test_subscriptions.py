@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import jwt
 import pytest
 
 from domain.provenance import Role
+from service import auth
 from service.application import Perfledger
 from service.bootstrap import build_application
 from service.command_base import Receipt
@@ -282,6 +285,24 @@ async def test_a_connection_without_a_valid_token_is_refused(server: Server, org
     async with opened(server, None, org.alice) as ws:
         await ws.subscribe(SCORECARDS, {"employee": str(org.alice)})
         assert (await ws.closed())[0] == 4401
+
+
+async def test_a_connection_closes_when_its_token_expires(server: Server, org: Org) -> None:
+    """A token is good until it expires, over a socket as over HTTP: a subscription does not
+    outlive it. The client signs in again and resumes from its last position."""
+    now = int(time.time())
+    claims = {"iss": auth.ISSUER, "sub": str(org.alice), "role": "employee", "iat": now}
+    soon = jwt.encode({**claims, "exp": now + 2}, server.settings.jwt_secret, auth.ALGORITHM)
+    async with opened(server, None, org.alice) as ws:
+        ack = await ws.init({"authorization": f"Bearer {soon}"})
+        assert ack["type"] == "connection_ack", ack
+        await ws.subscribe(SCORECARDS, {"employee": str(org.alice)})
+        closed = await asyncio.wait_for(ws.closed(), timeout=10)
+        assert closed == (4401, "the bearer token has expired; sign in again")
+    # An expired token is refused at connection_init, like any invalid one.
+    async with opened(server, None, org.alice) as ws:
+        await ws.send({"type": "connection_init", "payload": {"authorization": f"Bearer {soon}"}})
+        assert await ws.closed() == (4403, "Forbidden")
 
 
 async def test_a_malformed_message_closes_the_socket_with_the_protocols_error(

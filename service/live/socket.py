@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from service.bootstrap import Services
 
 NOT_SIGNED_IN = auth.Viewer(auth.NOBODY, Role.EXTERNAL)  # sees nothing, until connection_init
 BAD_REQUEST = 4400  # graphql-transport-ws: a malformed message or document
+TOKEN_EXPIRED = 4401  # the connection's token expired: sign in again (and resume)
 MAX_REASON = 120  # a close reason must fit in 123 bytes
 
 
@@ -45,6 +47,7 @@ class SocketContext(Context):
     connection_params: dict[str, object] | None = None
     closing: bool = field(init=False, default=False)
     _hang_up: Any = field(init=False, default=None)
+    _expiry: asyncio.TimerHandle | None = field(init=False, default=None)
 
     @classmethod
     def unsigned(cls, services: Services) -> SocketContext:
@@ -64,6 +67,22 @@ class SocketContext(Context):
             raise Refused("a review invitation opens its review over HTTP only")
         self.viewer = viewer
         self.refresh()
+        expires = auth.expires_at(secret, str(header))
+        if expires is not None:
+            # A token is good until it expires, over a socket as over HTTP: then the connection
+            # closes, and the client signs in with a fresh token and resumes from its position.
+            self._expiry = asyncio.get_running_loop().call_later(
+                max(0.0, expires - time.time()),
+                self.hang_up,
+                TOKEN_EXPIRED,
+                "the bearer token has expired; sign in again",
+            )
+
+    def forget(self) -> None:
+        """The connection ended: nothing more to close at the token's expiry."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
 
     def refresh(self) -> None:
         """Fresh loaders and a fresh view of the organisation, for the next answer."""
@@ -93,6 +112,11 @@ class LiveTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def _close_now(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):  # already gone: nothing left to close
             await self.websocket.close(code=code, reason=reason)
+
+    async def shutdown(self) -> None:
+        if isinstance(self.context, SocketContext):
+            self.context.forget()
+        await super().shutdown()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if isinstance(self.context, SocketContext) and self.connection_acknowledged:
