@@ -177,6 +177,34 @@ async def test_a_pilot_from_start_to_rollback(
     assert reward["data"]["reward"]["revoked"] is True, reward
     assert "did not convince" in reward["data"]["reward"]["revokeReason"]
     assert "Sales KPI pilot" in reward["data"]["reward"]["revokeReason"]
+    # It stays the trial's: listed with the trial, never among production's rewards, and seen
+    # only by hr, auditors, admins and the person rewarded (not by their manager).
+    lists = (
+        "query($t: ID!, $e: ID!) { pilot: rewards(trialId: $t) { edges { node { id inProduction"
+        " trialId } } } production: rewards(employeeId: $e) { edges { node { id } } } }"
+    )
+    listed = (await server.graphql(lists, {"t": trial_id, "e": str(participant)}))["data"]
+    assert [e["node"] for e in listed["pilot"]["edges"]] == [
+        {"id": provisional["id"], "inProduction": False, "trialId": trial_id}
+    ]
+    assert provisional["id"] not in {e["node"]["id"] for e in listed["production"]["edges"]}
+    conn = await asyncpg.connect(**database.asyncpg_kwargs())
+    try:
+        manager = await conn.fetchval("SELECT manager_id FROM employees WHERE id = $1", participant)
+    finally:
+        await conn.close()
+    one = "query($r: ID!) { reward(id: $r) { id } }"
+    for who, sees in ((manager, False), (participant, True)):
+        role = Role.MANAGER if who == manager else Role.EMPLOYEE
+        found = await server.graphql(one, {"r": provisional["id"]}, role=role, employee=who)
+        assert (found["data"]["reward"] is not None) is sees, (role, found)
+        mine = await server.graphql(
+            "query($t: ID!) { rewards(trialId: $t) { edges { node { id } } } }",
+            {"t": trial_id},
+            role=role,
+            employee=who,
+        )
+        assert len(mine["data"]["rewards"]["edges"]) == (1 if sees else 0), (role, mine)
     again = await mutate(server, "rollBackTrial", {"trialId": trial_id, "reason": "twice"})
     assert again["code"] == "TRIAL_NOT_RUNNING"
     promoted = await mutate(

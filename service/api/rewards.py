@@ -211,6 +211,10 @@ class RewardQuery:
             args.append(parse_id(trial_id, "trialId"))
             conditions = [f"trial_id = ${len(args)}"]
         visible = await info.context.visibility.people()
+        if trial_id is not None and visible is not None:
+            # A trial's rewards are part of the trial: beyond hr, auditors and admins, only
+            # the person rewarded sees theirs (a manager is not told the pilot's verdicts).
+            visible = frozenset({info.context.viewer.employee_id})
         if employee_id is not None:
             employee = parse_id(employee_id, "employeeId")
             if visible is not None and employee not in visible:
@@ -257,6 +261,10 @@ class RewardQuery:
         async with info.context.pool.acquire() as conn:
             row = await conn.fetchrow("SELECT * FROM rewards WHERE id = $1", parse_id(id, "id"))
         if row is None or not await info.context.visibility.sees(row["employee_id"]):
+            return None
+        # A trial's reward that production never took: only its recipient, hr and auditors.
+        theirs = row["employee_id"] == info.context.viewer.employee_id
+        if not row["in_production"] and not (info.context.visibility.everyone or theirs):
             return None
         return RewardNode.from_row(row)
 
