@@ -424,9 +424,13 @@ _SUBTREE = DEPARTMENT_TREE + "SELECT id FROM tree"
 
 # The members with their directory entries, so a page's `employee` needs no second query, and
 # their sources' figures without the competencies (a quarter of the JSON to parse; the
-# competencies are parsed from `sources` only when asked for).
+# competencies are parsed from `sources` only when asked for). Not the goals a result was frozen
+# with (``kpi_goals``): no answer here shows them.
 _MEMBERS = """
-SELECT s.*, e.code, e.name, e.job_title, e.hire_date, e.leave_date,
+SELECT s.cycle_id, s.employee_id, s.department_id, s.manager_id, s.period, s.status,
+       s.rule_set_version, s.kpi_score, s.kpi_frozen, s.review_score, s.final_score,
+       s.calibrated_score, s.score, s.tier, s.sources, s.components, s.proposals, s.rewards,
+       s.feedback, s.position, e.code, e.name, e.job_title, e.hire_date, e.leave_date,
        e.department_id AS e_department_id, e.manager_id AS e_manager_id, e.attributes,
        (SELECT jsonb_agg(f.source - 'competencies' ORDER BY f.n)
         FROM jsonb_array_elements(s.sources) WITH ORDINALITY AS f(source, n)) AS source_figures
