@@ -24,6 +24,7 @@ log = logging.getLogger("perfledger.demo")
 DEMO_SEED = 7
 DEMO_TRIAL_ID = uuid5(UUID("6f1d6c2e-6a53-4f0e-9a44-4f57e3b0a001"), "demo-trial")
 DEMO_HR = Provenance("demo", Role.HR, "demo", "a pilot for the demo: KPIs weigh more in Sales")
+_LATEST_CLOSED_CYCLE = "SELECT max(period) FROM review_cycles WHERE status = 'closed'"
 _SCOPE_MEMBERS = (
     DEPARTMENT_TREE
     + """
@@ -60,10 +61,14 @@ async def ensure_demo(services: Services) -> None:
 
 async def start_demo_trial(services: Services) -> None:
     """A running trial to explore: Sales pilots heavier KPI weights over the quarter of the
-    latest review cycle, so HR's dashboard and ``trialComparison`` show a live comparison."""
+    latest closed review cycle (else the latest), so HR's dashboard and ``trialComparison`` show
+    a comparison from the first start."""
     async with services.read_pool.acquire() as conn:
         sales = await conn.fetchval("SELECT id FROM departments WHERE code = 'SALES'")
-        period = await conn.fetchval("SELECT max(period) FROM review_cycles")
+        # The latest closed cycle: every review is in, so the comparison has the whole picture.
+        period = await conn.fetchval(_LATEST_CLOSED_CYCLE) or await conn.fetchval(
+            "SELECT max(period) FROM review_cycles"
+        )
         if sales is None or period is None:
             return
         sales = UUID(str(sales))
