@@ -93,7 +93,8 @@ class Audience:
     args: tuple[object, ...]
 
 
-async def _audience(info: Info) -> Audience:
+async def audience_of(info: Info) -> Audience:
+    """Which audit entries the viewer may read, as an SQL condition (audience rules)."""
     viewer = info.context.viewer
     me = viewer.employee_id
     # Anonymity follows the person: even hr and admins do not learn their own raters here.
@@ -117,7 +118,7 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-async def _conditions(
+async def filter_conditions(
     info: Info, audit_filter: AuditTrailFilter | None, args: list[object]
 ) -> list[str]:
     """The filter as SQL over ``args`` (extended here); the columns are the API's own."""
@@ -173,7 +174,9 @@ async def _conditions(
     return conditions
 
 
-def _entry(info: Info, r: asyncpg.Record) -> AuditEntry:
+def entry_of(info: Info, r: asyncpg.Record) -> AuditEntry:
+    """An audit-trail row as the viewer may see it: anonymous raters redacted below the full
+    view, sealed summaries opened only for it."""
     viewer = info.context.viewer
     full = viewer.role in FULL_VIEW
     own_rating = r["private_party_id"] is not None and r["private_party_id"] == viewer.employee_id
@@ -208,9 +211,9 @@ async def audit_trail_page(
 ) -> Connection[AuditEntry]:
     limit = page_size(first)
     key = decode_cursor(after)
-    audience = await _audience(info)
+    audience = await audience_of(info)
     args = list(audience.args)
-    conditions = [audience.condition, *await _conditions(info, audit_filter, args)]
+    conditions = [audience.condition, *await filter_conditions(info, audit_filter, args)]
     where = " AND ".join(conditions)
     count_args = list(args)
     count_query = f"SELECT count(*) FROM audit_trail WHERE {where}"
@@ -229,7 +232,7 @@ async def audit_trail_page(
         rows = await conn.fetch(
             f"SELECT * FROM audit_trail WHERE {where} ORDER BY position LIMIT {limit + 1}", *args
         )
-    nodes = [_entry(info, r) for r in rows[:limit]]
+    nodes = [entry_of(info, r) for r in rows[:limit]]
 
     def cursor(entry: AuditEntry) -> str:
         return encode_cursor([str(entry.position)])

@@ -27,7 +27,7 @@ from domain.periods import Period
 from domain.reviews import appraisal_id
 from domain.rules import RULE_BOOK_ID
 from service.api.as_of import AsOf, AsOfPosition, employee_view, point
-from service.api.audit_trail import AuditEntry, _audience, _entry
+from service.api.audit_trail import AuditEntry, audience_of, entry_of
 from service.api.errors import QueryError, forbidden
 from service.api.past_reads import remember
 from service.api.queries import parse_id
@@ -139,13 +139,13 @@ async def explain_score(
         ids.update(g["id"] for g in overlapping)
         ids.update(goal_set_id(employee, g["period"]) for g in overlapping)
         ids.update({cycle, appraisal_id(cycle, employee)})
-    audience = await _audience(info)
+    audience = await audience_of(info)
     args = [*audience.args, sorted(ids), when.position]
     query = _STEPS % (len(args) - 1, len(args), audience.condition)
     async with context.pool.acquire() as conn:
         rows = await conn.fetch(query, *args)
     steps = [
-        ExplanationStep(part=part_of(r["aggregate_type"], r["event_type"]), entry=_entry(info, r))
+        ExplanationStep(part=part_of(r["aggregate_type"], r["event_type"]), entry=entry_of(info, r))
         for r in rows
     ]
     return ScoreExplanation(

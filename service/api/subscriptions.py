@@ -32,9 +32,9 @@ from service.api.audit_trail import (
     EVERY_ENTRY,
     AuditEntry,
     AuditTrailFilter,
-    _audience,
-    _conditions,
-    _entry,
+    audience_of,
+    entry_of,
+    filter_conditions,
 )
 from service.api.errors import QueryError, forbidden
 from service.api.queries import MinPosition, _reach, parse_id
@@ -230,9 +230,9 @@ async def _audit_missed(
 ) -> Callable[[Subscriber[Any], int], AsyncIterator[tuple[int, asyncpg.Record]]]:
     """The audit-trail query's own audience and filter, in pages, up to the subscriber's
     ``since``."""
-    audience = await _audience(info)
+    audience = await audience_of(info)
     args = list(audience.args)
-    where = " AND ".join([audience.condition, *await _conditions(info, audit_filter, args)])
+    where = " AND ".join([audience.condition, *await filter_conditions(info, audit_filter, args)])
     query = (
         f"SELECT * FROM audit_trail WHERE {where} AND position > ${len(args) + 1} "
         f"AND position <= ${len(args) + 2} ORDER BY position LIMIT {AUDIT_REPLAY_PAGE}"
@@ -360,7 +360,7 @@ class Subscription:
         )
         channel = info.context.services.live.audit
         async for _, row in _live(info, channel, interest, after, replay):
-            yield _entry(info, row)
+            yield entry_of(info, row)
 
     @strawberry.subscription(
         description="A running trial's comparison with production, as trialComparison answers "
