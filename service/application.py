@@ -12,7 +12,6 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
 
 from domain.errors import (
@@ -244,8 +243,7 @@ class Perfledger(
                 department_id = owner_id
                 self._require_may_run_department(provenance, owner_id, "set department goals")
             # Any aggregate with this id blocks it: otherwise the save conflicts on every retry.
-            if self._load_optional(Aggregate, goal_id) is not None:
-                raise AlreadyExists(f"goal {goal_id} already exists", field="id")
+            self._require_new(goal_id, "goal")
             parent = (
                 self._load(Goal, parent_goal_id, "goal", "parentGoalId") if parent_goal_id else None
             )

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.errors import (
+    AlreadyExists,
     ConcurrentModification,
     DomainError,
     InvalidInput,
@@ -75,6 +76,12 @@ class CommandsBase(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
+
+    def _require_new(self, aggregate_id: UUID, what: str) -> None:
+        """No aggregate of any kind has this id yet: otherwise the save would conflict on every
+        retry, so the command is refused up front."""
+        if self._load_optional(Aggregate, aggregate_id) is not None:
+            raise AlreadyExists(f"{what} {aggregate_id} already exists", field="id")
 
     def _execute(
         self,
@@ -185,6 +192,16 @@ class CommandsBase(Application[UUID]):
         if provenance.actor_role is Role.MANAGER and self._is_above(provenance, employee_id):
             return
         raise PermissionDenied(f"only the employee's managers, hr or admin may {doing}")
+
+    def _rewardable(self, provenance: Provenance, employee_id: UUID, doing: str) -> Employee:
+        """The employee, checked to be one the caller may reward now (a grant, an approved
+        proposal, or a trial's provisional reward)."""
+        employee = self._load(Employee, employee_id, "employee", "employeeId")
+        if provenance.actor_id == str(employee_id):
+            raise PermissionDenied("nobody can reward themselves", field="employeeId")
+        self._require_may_manage(provenance, employee_id, doing)
+        employee.require_active("be rewarded", field="employeeId")
+        return employee
 
     def _is_above(self, provenance: Provenance, employee_id: UUID) -> bool:
         try:

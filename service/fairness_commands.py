@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
-from domain.errors import AlreadyExists
 from domain.fairness_audits import FairnessAudit, Fingerprints
 from domain.provenance import Provenance
 from domain.reviews import ReviewCycle
@@ -31,8 +28,7 @@ class FairnessCommands(CommandsBase):
     ) -> Receipt:
         def decide() -> Decision:
             self._load(ReviewCycle, cycle_id, "review cycle", "cycleId")
-            if self._load_optional(Aggregate, audit_id) is not None:
-                raise AlreadyExists(f"fairness audit {audit_id} already exists", field="id")
+            self._require_new(audit_id, "fairness audit")
             audit = FairnessAudit.record(
                 id=audit_id,
                 cycle_id=cycle_id,

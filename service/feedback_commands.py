@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
-
-from domain.errors import AlreadyExists, PermissionDenied
+from domain.errors import PermissionDenied
 from domain.feedback import Feedback, FeedbackKind, FeedbackVisibility
 from domain.goals import Goal
 from domain.organisation import Employee
@@ -38,8 +36,7 @@ class FeedbackCommands(CommandsBase):
             receiver = self._load(Employee, receiver_id, "employee", "receiverId")
             receiver.require_active("receive feedback", field="receiverId")
             # Any aggregate with this id blocks it: otherwise the save conflicts on every retry.
-            if self._load_optional(Aggregate, feedback_id) is not None:
-                raise AlreadyExists(f"feedback {feedback_id} already exists", field="id")
+            self._require_new(feedback_id, "feedback")
             goal = self._load(Goal, goal_id, "goal", "goalId") if goal_id else None
             feedback = Feedback.give(
                 id=feedback_id,

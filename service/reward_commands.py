@@ -12,8 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
-from domain.organisation import Employee
+from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.periods import Period
 from domain.provenance import Provenance
 from domain.reviews import CycleStatus, ReviewCycle
@@ -23,15 +22,6 @@ from service.command_base import CommandsBase, Decision, Receipt
 
 
 class RewardCommands(CommandsBase):
-    def _rewardable(self, provenance: Provenance, employee_id: UUID, doing: str) -> Employee:
-        """The employee, checked to be one the caller may reward now."""
-        employee = self._load(Employee, employee_id, "employee", "employeeId")
-        if provenance.actor_id == str(employee_id):
-            raise PermissionDenied("nobody can reward themselves", field="employeeId")
-        self._require_may_manage(provenance, employee_id, doing)
-        employee.require_active("be rewarded", field="employeeId")
-        return employee
-
     def grant_reward(
         self,
         provenance: Provenance,
@@ -47,8 +37,7 @@ class RewardCommands(CommandsBase):
         def decide() -> Decision:
             self._rewardable(provenance, employee_id, "grant rewards")
             # Any aggregate with this id blocks it: otherwise the save conflicts on every retry.
-            if self._load_optional(Aggregate, reward_id) is not None:
-                raise AlreadyExists(f"reward {reward_id} already exists", field="id")
+            self._require_new(reward_id, "reward")
             reward = Reward.grant(
                 id=reward_id,
                 employee_id=employee_id,

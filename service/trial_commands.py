@@ -18,7 +18,6 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import (
-    AlreadyExists,
     EmployeeHasLeft,
     InvalidInput,
     PermissionDenied,
@@ -89,8 +88,7 @@ class TrialCommands(CommandsBase):
 
         def decide() -> Decision:
             self._require_hr(provenance, "start trials")
-            if self._load_optional(Aggregate, trial_id) is not None:
-                raise AlreadyExists(f"trial {trial_id} already exists", field="id")
+            self._require_new(trial_id, "trial")
             scope = TrialScope(list(scope_departments), list(scope_employees)).checked()
             self._require_known(scope)
             ancestry = Ancestries(self.department_ancestry)
@@ -247,12 +245,8 @@ class TrialCommands(CommandsBase):
             self._require_hr(provenance, "grant provisional rewards")
             trial = self.trial(trial_id)
             trial.require_running("take provisional rewards")
-            employee = self._load(Employee, employee_id, "employee", "employeeId")
-            if provenance.actor_id == str(employee_id):
-                raise PermissionDenied("nobody can reward themselves", field="employeeId")
-            employee.require_active("be rewarded", field="employeeId")
-            if self._load_optional(Aggregate, reward_id) is not None:
-                raise AlreadyExists(f"reward {reward_id} already exists", field="id")
+            self._rewardable(provenance, employee_id, "grant provisional rewards")
+            self._require_new(reward_id, "reward")
             reward = Reward.grant(
                 id=reward_id,
                 employee_id=employee_id,
