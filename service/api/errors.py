@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from domain.errors import DomainError
+
+T = TypeVar("T")
 
 
 @strawberry.enum(description="Why a command was rejected; stable, for programs to act on.")
@@ -78,6 +82,14 @@ class QueryError(GraphQLError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, extensions={"code": code})
+
+
+async def answered(awaitable: Awaitable[T]) -> T:
+    """The awaited answer; a domain error on the way becomes the query's coded error."""
+    try:
+        return await awaitable
+    except DomainError as error:
+        raise QueryError(error.code, error.message) from None
 
 
 def forbidden(what: str) -> QueryError:

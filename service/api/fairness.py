@@ -22,7 +22,7 @@ from domain.fairness.report import Flag, FlagEvidence, flags, report_json
 from domain.provenance import Role
 from service import fairness
 from service.api.as_of import AsOf, AsOfPosition, optional_position
-from service.api.errors import QueryError, forbidden
+from service.api.errors import QueryError, answered, forbidden
 from service.api.queries import parse_id
 from service.api.types import Info
 
@@ -320,13 +320,6 @@ def report_of(run: fairness.AuditRun) -> FairnessAuditReport:
     )
 
 
-async def _guarded(coroutine: Any) -> Any:
-    try:
-        return await coroutine
-    except DomainError as error:
-        raise QueryError(error.code, error.message) from None
-
-
 @strawberry.type(description="A recorded fairness audit.")
 class RecordedFairnessAudit:
     id: strawberry.ID
@@ -358,7 +351,7 @@ class FairnessQuery:
         require_auditor(info)
         chosen = parameters_from(group_by, parameters)
         position = await optional_position(info.context, as_of, as_of_position)
-        run = await _guarded(
+        run = await answered(
             fairness.compute(info.context.services, parse_id(cycle_id, "cycleId"), chosen, position)
         )
         return report_of(run)
@@ -371,7 +364,7 @@ class FairnessQuery:
         self, info: Info, audit_id: strawberry.ID
     ) -> FairnessAuditReport:
         require_auditor(info)
-        run = await _guarded(fairness.rerun(info.context.services, parse_id(audit_id, "auditId")))
+        run = await answered(fairness.rerun(info.context.services, parse_id(audit_id, "auditId")))
         return report_of(run)
 
     @strawberry.field(description="The fairness audits recorded for a cycle, oldest first.")
@@ -419,7 +412,7 @@ class FairnessMutation:
         require_auditor(info)
         chosen = parameters_from(group_by, parameters)
         position = await optional_position(info.context, as_of, as_of_position)
-        run = await _guarded(
+        run = await answered(
             fairness.run_and_record(
                 info.context.services,
                 info.context.provenance("fairness audit"),

@@ -25,7 +25,7 @@ from projections.organisation import DEPARTMENT_TREE
 from service import whatif
 from service.api import trial_reads as reads
 from service.api.as_of import AsOf, AsOfPosition, optional_position
-from service.api.errors import CommandRejected, QueryError, forbidden
+from service.api.errors import CommandRejected, QueryError, answered, forbidden
 from service.api.mutations import CommandResult, execute, new_id, uuid_of
 from service.api.pagination import Connection, Edge, decode_cursor, encode_cursor, page_size
 from service.api.queries import MinPosition, _reach, parse_id
@@ -278,8 +278,8 @@ class TrialQuery:
             position = trial["ended_position"]  # None while it runs: the present
         version = reads.version_at(trial, position)
         participants = await reads.participants_at(info, trial["id"], position)
-        try:
-            result, groups = await whatif.comparison(
+        result, groups = await answered(
+            whatif.comparison(
                 info.context.services,
                 cycle,
                 version,
@@ -287,8 +287,7 @@ class TrialQuery:
                 employees=participants,
                 group_by=group_by,
             )
-        except DomainError as error:
-            raise QueryError(error.code, error.message) from None
+        )
         if not result.people:
             raise QueryError("NOT_FOUND", "no participant of the trial is reviewed in that cycle")
         return report_of(result, groups)

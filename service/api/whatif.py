@@ -9,11 +9,10 @@ from decimal import Decimal
 
 import strawberry
 
-from domain.errors import DomainError
 from domain.reward_costs import RewardCosts
 from service import whatif
 from service.api.as_of import AsOf, AsOfPosition, optional_position
-from service.api.errors import QueryError
+from service.api.errors import answered
 from service.api.fairness import require_auditor
 from service.api.queries import parse_id
 from service.api.reward_types import RewardKindType
@@ -231,8 +230,8 @@ class WhatIfQuery:
         require_auditor(info)
         cycle = parse_id(cycle_id, "cycleId")
         position = await optional_position(info.context, as_of, as_of_position)
-        try:
-            result, groups = await whatif.comparison(
+        result, groups = await answered(
+            whatif.comparison(
                 info.context.services,
                 cycle,
                 pilot_version,
@@ -242,6 +241,5 @@ class WhatIfQuery:
                 departments=[parse_id(d, "departmentIds") for d in department_ids or []],
                 group_by=group_by,
             )
-        except DomainError as error:
-            raise QueryError(error.code, error.message) from None
+        )
         return report_of(result, groups)
