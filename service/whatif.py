@@ -62,12 +62,18 @@ _CYCLE = "SELECT * FROM review_cycles WHERE id = $1"
 # (their 0-based place in $3), and each observed rating of a competency of the framework as its
 # value and its cell, source_place * number_of_competencies + competency_place (places in $3 and
 # $4). Small integers in arrays travel and decode far faster than 350,000 rows of text for
-# 10,000 people, and the cells let the tallies be summed without looking anything up.
+# 10,000 people, and the cells let the tallies be summed without looking anything up. Beside
+# them, from the person's cycle scorecard: the version production computed it under (in force
+# for them when the period began: scoped adoptions put some people under another version than
+# the rest; a closed cycle keeps the version it closed under), and, once it closed, the goals
+# its result was frozen with, as they stood at the close.
 _PEOPLE = """
 SELECT a.id, a.reviewee_id, a.calibrated_score, d.code AS department, e.code, e.name,
-       x.raters, t.cells, t.ratings
+       x.raters, t.cells, t.ratings, s.rule_set_version AS production_version,
+       CASE WHEN s.kpi_frozen THEN s.kpi_goals END AS frozen_goals
 FROM appraisals a JOIN departments d ON d.id = a.department_id
 JOIN employees e ON e.id = a.reviewee_id
+LEFT JOIN cycle_scorecards s ON s.cycle_id = a.cycle_id AND s.employee_id = a.reviewee_id
 LEFT JOIN (
     SELECT appraisal_id, array_agg(array_position($3::text[], source) - 1) AS raters
     FROM review_raters
@@ -95,19 +101,6 @@ ORDER BY e.code
 _GOALS = """
 SELECT owner_id, id, title, weight, direction, baseline, target, perspective, latest_value, status
 FROM goals WHERE period = $1 AND owner_id = ANY($2::uuid[])
-"""
-# The goals a closed appraisal's result was frozen with, as they stood at the cycle's close.
-_FROZEN_GOALS = """
-SELECT employee_id, kpi_goals FROM cycle_scorecards
-WHERE cycle_id = $1 AND kpi_frozen AND kpi_goals IS NOT NULL
-  AND ($2::uuid[] IS NULL OR employee_id = ANY($2::uuid[]))
-"""
-# The version production computed each person's cycle scorecard under (in force when the period
-# began, for them: scoped adoptions put some people under another version than the rest; a
-# closed cycle keeps the version it closed under).
-_PRODUCTION_VERSIONS = """
-SELECT employee_id, rule_set_version FROM cycle_scorecards
-WHERE cycle_id = $1 AND employee_id = ANY($2::uuid[])
 """
 
 
@@ -275,7 +268,7 @@ def tier_rewards(tier: str | None, rules: RuleSet) -> tuple[str, ...]:
 class PersonFacts:
     """One reviewee's facts, as a what-if reads them."""
 
-    appraisal: asyncpg.Record  # id, reviewee_id, calibrated_score, department, code, name
+    appraisal: asyncpg.Record  # a _PEOPLE row: the appraisal, its reviewee, their scorecard
     goals: Sequence[GoalFacts]
     tallies: Mapping[RaterSource, SourceTally]
 
@@ -312,11 +305,10 @@ async def compare(
         cycle["anonymity_threshold"],
     )
     people = await read_facts(conn, cycle_id, str(period), frame.competencies, employees)
-    ids = [p.employee_id for p in people]
     if baseline_version is None:
-        baselines = await production_versions(conn, book, cycle_id, period, ids)
+        baselines = production_versions(book, period, people)
     else:
-        baselines = dict.fromkeys(ids, baseline_version)
+        baselines = dict.fromkeys((p.employee_id for p in people), baseline_version)
     counted = Counter(baselines.values())
     versions = {pilot_version, *baselines.values()}
     return WhatIf(
@@ -345,16 +337,18 @@ def rules_of(book: RulesModel, version: int) -> RuleSet:
     return DEFAULT_RULES if version == BUILT_IN_VERSION else book.versions[version]
 
 
-async def production_versions(
-    conn: asyncpg.Connection, book: RulesModel, cycle_id: UUID, period: Period, ids: list[UUID]
+def production_versions(
+    book: RulesModel, period: Period, people: Sequence[PersonFacts]
 ) -> dict[UUID, int]:
     """Each person's production version for the cycle: the one their cycle scorecard was
     computed under, or (no scorecard yet) the one in force for them when the period began."""
-    recorded = {
-        r["employee_id"]: r["rule_set_version"]
-        for r in await conn.fetch(_PRODUCTION_VERSIONS, cycle_id, ids)
-    }
-    return {i: recorded[i] if i in recorded else book.in_force(period.start, i)[0] for i in ids}
+    versions = {}
+    for person in people:
+        recorded = person.appraisal["production_version"]
+        versions[person.employee_id] = (
+            recorded if recorded is not None else book.in_force(period.start, person.employee_id)[0]
+        )
+    return versions
 
 
 async def read_facts(
@@ -373,12 +367,14 @@ async def read_facts(
     rows = await conn.fetch(_PEOPLE, cycle_id, scope, [s.value for s in SOURCE_ORDER], keys)
     goals: dict[UUID, list[GoalFacts]] = defaultdict(list)
     frozen = {
-        r["employee_id"]: facts_from_json(r["kpi_goals"])
-        for r in await conn.fetch(_FROZEN_GOALS, cycle_id, scope)
+        r["reviewee_id"]: facts_from_json(r["frozen_goals"])
+        for r in rows
+        if r["frozen_goals"] is not None
     }
     goals.update(frozen)
-    for g in await conn.fetch(_GOALS, period, [r["reviewee_id"] for r in rows]):
-        if g["owner_id"] in frozen or g["status"] == GoalStatus.ABANDONED.value:
+    live = [r["reviewee_id"] for r in rows if r["reviewee_id"] not in frozen]
+    for g in await conn.fetch(_GOALS, period, live):
+        if g["status"] == GoalStatus.ABANDONED.value:
             continue
         goals[g["owner_id"]].append(
             GoalFacts(
