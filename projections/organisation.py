@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from domain.organisation import Department, Employee
 from projections.base import Handler, event_type, upsert
@@ -63,6 +64,23 @@ WITH RECURSIVE tree AS (
     SELECT d.id FROM departments d JOIN tree t ON d.parent_id = t.id
 )
 """
+
+# Today's members (not yet left) of departments ($1) and their sub-departments.
+_PRESENT_MEMBERS = (
+    DEPARTMENT_TREE
+    + """
+SELECT id FROM employees WHERE department_id IN (SELECT id FROM tree) AND leave_date IS NULL
+"""
+)
+
+
+async def present_members(
+    conn: asyncpg.Connection | PoolConnectionProxy, departments: list[UUID]
+) -> list[UUID]:
+    """Today's members of ``departments`` and their sub-departments, from the directory (as the
+    standard library's UUIDs, which commands record)."""
+    return [UUID(str(r["id"])) for r in await conn.fetch(_PRESENT_MEMBERS, departments)]
+
 
 MEMBERS_AS_OF = """
 SELECT employee_id FROM department_memberships

@@ -14,7 +14,7 @@ from uuid import UUID, uuid5
 from domain.periods import Period
 from domain.provenance import Provenance, Role
 from domain.rules import DEFAULT_RULES
-from projections.organisation import DEPARTMENT_TREE
+from projections.organisation import present_members
 from service import auth
 from service.bootstrap import Services
 from service.seed import seed_organisation
@@ -25,12 +25,6 @@ DEMO_SEED = 7
 DEMO_TRIAL_ID = uuid5(UUID("6f1d6c2e-6a53-4f0e-9a44-4f57e3b0a001"), "demo-trial")
 DEMO_HR = Provenance("demo", Role.HR, "demo", "a pilot for the demo: KPIs weigh more in Sales")
 _LATEST_CLOSED_CYCLE = "SELECT max(period) FROM review_cycles WHERE status = 'closed'"
-_SCOPE_MEMBERS = (
-    DEPARTMENT_TREE
-    + """
-SELECT id FROM employees WHERE department_id IN (SELECT id FROM tree) AND leave_date IS NULL
-"""
-)
 
 
 def demo_size() -> int:
@@ -72,7 +66,7 @@ async def start_demo_trial(services: Services) -> None:
         if sales is None or period is None:
             return
         sales = UUID(str(sales))
-        members = [UUID(str(r["id"])) for r in await conn.fetch(_SCOPE_MEMBERS, [sales])]
+        members = await present_members(conn, [sales])
     app = services.app
 
     def record() -> None:

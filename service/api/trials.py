@@ -21,7 +21,7 @@ import strawberry
 
 from domain.errors import DomainError
 from domain.trials import TrialStatus
-from projections.organisation import DEPARTMENT_TREE
+from projections.organisation import present_members
 from service import whatif
 from service.api import trial_reads as reads
 from service.api.as_of import AsOf, AsOfPosition, optional_position
@@ -34,13 +34,6 @@ from service.api.trial_types import PilotScorecard, TrialFeedbackItem, TrialView
 from service.api.types import Info, PageInfo
 from service.api.whatif import WhatIfReport, report_of
 
-# The current members of departments and their sub-departments, from the directory.
-_MEMBERS = (
-    DEPARTMENT_TREE
-    + """
-SELECT id FROM employees WHERE department_id IN (SELECT id FROM tree) AND leave_date IS NULL
-"""
-)
 T = TypeVar("T")
 _STATUSES = tuple(s.value for s in TrialStatus)
 # Trials newest first, of a status ($1) and, for someone who is not a reader, those they take part
@@ -80,7 +73,7 @@ async def _scope_members(info: Info, trial_id: strawberry.ID) -> list[UUID]:
         departments = [UUID(d) for d in json.loads(scope)] if scope else []
         if not departments:
             return []
-        return [UUID(str(r["id"])) for r in await conn.fetch(_MEMBERS, departments)]
+        return await present_members(conn, departments)
 
 
 def _position_cursor(after: str | None, what: str) -> int | None:
@@ -364,7 +357,7 @@ class TrialMutation:
         except DomainError as error:
             return CommandRejected.of(error)
         async with ctx.pool.acquire() as conn:
-            members = [UUID(str(r["id"])) for r in await conn.fetch(_MEMBERS, departments)]
+            members = await present_members(conn, departments)
         return await execute(
             info,
             lambda: ctx.services.app.start_trial(
