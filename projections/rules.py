@@ -183,7 +183,7 @@ class RulesModel:
         return {
             event_type(RuleBook, "VersionDefined"): self._defined,
             event_type(RuleBook, "VersionAdopted"): self._adopted,
-            event_type(RuleBook, "VersionAdoptedForScope"): self._adopted_for_scope,
+            event_type(RuleBook, "VersionAdoptedForScope"): self._adopted,
         }
 
     def _defined(self, e: Any, position: int) -> None:
@@ -191,12 +191,10 @@ class RulesModel:
         self.new_versions.append((e, position))
 
     def _adopted(self, e: Any, position: int) -> None:
-        self.adoptions.append(Adoption(e.version, e.effective_from))
-        self.new_adoptions.append((e, position))
-        self.adopted_at = position
-
-    def _adopted_for_scope(self, e: Any, position: int) -> None:
-        self.adoptions.append(Adoption(e.version, e.effective_from, frozenset(e.employees)))
+        """For everyone (VersionAdopted) or for the people it names (VersionAdoptedForScope)."""
+        people = getattr(e, "employees", None)
+        scope = None if people is None else frozenset(people)
+        self.adoptions.append(Adoption(e.version, e.effective_from, scope))
         self.new_adoptions.append((e, position))
         self.adopted_at = position
 
