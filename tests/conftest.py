@@ -3,6 +3,7 @@ database per test so tests never see each other's events."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -41,16 +42,25 @@ def admin_database() -> Iterator[Database]:
     server.cleanup()
 
 
-@pytest.fixture
-def database(admin_database: Database) -> Iterator[Database]:
+@contextlib.contextmanager
+def throwaway_database(admin_database: Database) -> Iterator[Database]:
+    """A new, empty database on the server, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield admin_database.with_dbname(name)
-    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    try:
+        yield admin_database.with_dbname(name)
+    finally:
+        with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def database(admin_database: Database) -> Iterator[Database]:
+    with throwaway_database(admin_database) as fresh:
+        yield fresh
 
 
 @pytest.fixture

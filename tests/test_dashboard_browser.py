@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,10 +17,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import psycopg
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, expect
-from psycopg import sql
 
 from domain.provenance import Role
 from service.application import Perfledger
@@ -30,7 +27,7 @@ from service.database import Database
 from service.seed import seed_organisation
 from service.seed_reviews import DEMO
 from tests.browser import TIMEZONE, Dashboard, chromium, dashboard
-from tests.conftest import make_settings
+from tests.conftest import make_settings, throwaway_database
 from tests.e2e import Server, running
 from tests.helpers import position
 
@@ -61,14 +58,8 @@ class Organisation:
 @pytest.fixture(scope="module")
 def scratch_database(admin_database: Database) -> Iterator[Database]:
     """One database for the whole module: seeding it once keeps the browser tests quick."""
-    name = f"dash_{uuid.uuid4().hex[:12]}"
-    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
-        conn.execute(statement)
-    yield admin_database.with_dbname(name)
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
-        conn.execute(drop)
+    with throwaway_database(admin_database) as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,13 @@ happened since, a clean organisation flags nothing, and bad requests are refused
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-import psycopg
 import pytest
-from psycopg import sql
 
 from domain.fairness.audit import AuditParameters
 from domain.fairness.report import flags
@@ -32,7 +29,7 @@ from service.seed_reviews import (
     SEVERE_LEAD,
     cycle_id_for,
 )
-from tests.conftest import make_settings
+from tests.conftest import make_settings, throwaway_database
 from tests.e2e import HR_PERSON, Server, running
 from tests.helpers import catch_up, position
 
@@ -239,11 +236,7 @@ async def test_a_clean_organisation_shows_no_bias_and_raters_only_by_chance(
     raters are flagged at most at chance level."""
     flagged: list[list[tuple[str, str, str]]] = []
     for seed in (31, 32, 33):
-        name = f"t_clean_{seed}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        database = admin_database.with_dbname(name)
-        try:
+        with throwaway_database(admin_database) as database:
             app = build_application(database, make_settings())
             try:
                 seed_organisation(
@@ -263,11 +256,6 @@ async def test_a_clean_organisation_shows_no_bias_and_raters_only_by_chance(
             finally:
                 await services.stop()
             flagged.append([(f.kind, f.attribute, f.subject) for f in flags(run.report)])
-        finally:
-            with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
     # Nothing was planted: no group finding at all, and rater findings at chance level only
     # (each family is held at 5%; three audits of five rater families each).
     findings = [f for audit in flagged for f in audit]

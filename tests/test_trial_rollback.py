@@ -12,7 +12,6 @@ what tells them apart.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
@@ -20,9 +19,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from domain.feedback import FeedbackKind, FeedbackVisibility
 from domain.provenance import Provenance, Role
@@ -33,7 +30,7 @@ from service.bootstrap import Services, build
 from service.database import Database
 from service.seed import seed_organisation
 from service.seed_reviews import DEMO
-from tests.conftest import make_settings
+from tests.conftest import make_settings, throwaway_database
 from tests.helpers import catch_up, fetch
 
 SEED = 21
@@ -46,14 +43,8 @@ NOT_PRODUCTION = ("audit", "trial", "pilot")
 
 @pytest.fixture
 def control_database(admin_database: Database) -> Iterator[Database]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield admin_database.with_dbname(name)
-    with psycopg.connect(admin_database.psycopg_conninfo(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with throwaway_database(admin_database) as fresh:
+        yield fresh
 
 
 @dataclass
